@@ -1,0 +1,66 @@
+// Shared pieces of the Node-API binding: per-instance data, the guard that turns C++ exceptions
+// into JS errors, and the registration functions each binding file provides. The only directory
+// that includes napi.h.
+#pragma once
+
+#include <napi.h>
+
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <new>
+
+#include "frame_parser.h"
+#include "random.h"
+
+namespace wsn::binding {
+
+// Per addon instance (one per worker thread): Node may load the addon in several threads.
+struct InstanceData {
+  RandomPool random;
+  // Shared parse-result area (see binding.d.ts: ParserEvents). Filled by FrameParser#execute and
+  // read by JS at once, before any event is emitted.
+  static constexpr size_t kEventCapacity = 1024;
+  static constexpr size_t kHeaderWords = 4;
+  static constexpr size_t kWordsPerEvent = 4;
+  Napi::Reference<Napi::Uint32Array> eventsRef;
+  uint32_t* events = nullptr;
+  std::unique_ptr<ParserEvent[]> scratch{new ParserEvent[kEventCapacity]};
+  Napi::FunctionReference parserConstructor;
+  Napi::FunctionReference deflaterConstructor;
+  Napi::FunctionReference inflaterConstructor;
+  Napi::FunctionReference utf8StreamConstructor;
+};
+
+inline InstanceData& instanceData(Napi::Env env) { return *env.GetInstanceData<InstanceData>(); }
+
+// Runs `body` and converts any C++ exception into a pending JS exception, because node-addon-api
+// only converts its own Napi::Error. Every entry point goes through here.
+template <typename Body>
+Napi::Value guarded(const Napi::CallbackInfo& info, Body&& body) {
+  Napi::Env env = info.Env();
+  try {
+    return body();
+  } catch (const Napi::Error& error) {
+    error.ThrowAsJavaScriptException();
+  } catch (const std::bad_alloc&) {
+    Napi::Error::New(env, "ws-native: out of memory").ThrowAsJavaScriptException();
+  } catch (const std::exception& error) {
+    Napi::Error::New(env, std::string("ws-native: ") + error.what()).ThrowAsJavaScriptException();
+  }
+  return env.Undefined();
+}
+
+// Argument helpers: throw TypeError on a wrong call, never crash.
+uint8_t* bufferData(const Napi::Value& value, const char* what, size_t* length);
+uint32_t uint32Arg(const Napi::Value& value, const char* what);
+double numberArg(const Napi::Value& value, const char* what);
+
+// Each binding file registers its exports.
+void initKernels(Napi::Env env, Napi::Object exports);
+void initParser(Napi::Env env, Napi::Object exports);
+void initWriter(Napi::Env env, Napi::Object exports);
+void initDeflate(Napi::Env env, Napi::Object exports);
+void initHandshake(Napi::Env env, Napi::Object exports);
+
+}  // namespace wsn::binding

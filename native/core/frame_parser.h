@@ -1,0 +1,92 @@
+// Incremental RFC 6455 frame reader. Accepts any chunk split (down to one byte) with identical
+// results; checks RSV bits, opcodes, masking, lengths, control-frame and fragmentation rules;
+// unmasks in place; validates UTF-8 while unmasking; inflates permessage-deflate messages with the
+// limit enforced while inflating. No Node: the binding drives it once per socket chunk.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "byte_buffer.h"
+#include "deflate.h"
+#include "status.h"
+#include "utf8.h"
+
+namespace wsn {
+
+enum class Role : uint8_t {
+  kServer,  // reads client frames: they MUST be masked (§5.1)
+  kClient   // reads server frames: they MUST NOT be masked
+};
+
+enum Opcode : uint8_t {
+  kOpContinuation = 0x0,
+  kOpText = 0x1,
+  kOpBinary = 0x2,
+  kOpClose = 0x8,
+  kOpPing = 0x9,
+  kOpPong = 0xA
+};
+
+struct ParserOptions {
+  Role role = Role::kServer;
+  uint64_t maxPayloadBytes = 100 * 1024 * 1024;  // per message, after inflation; 0 = no limit
+  uint32_t maxFragments = 131072;        // frames per message; 0 = no limit
+  uint32_t maxBufferedChunks = 1048576;  // pieces copied into one message; 0 = no limit
+  bool skipUtf8Validation = false;
+  bool perMessageDeflate = false;  // negotiated: RSV1 allowed on a message's first frame
+  int inflateWindowBits = 15;      // the peer's window (8..15)
+  bool inflateNoContextTakeover = false;
+};
+
+// One complete message or control frame.
+struct ParserEvent {
+  uint8_t opcode = 0;        // kOpText, kOpBinary, kOpClose, kOpPing or kOpPong
+  bool owned = false;        // payload is ownedPayloads()[ownedIndex], else a span of the input
+  uint16_t closeCode = 0;    // close frames: the code, or 1005 when the payload is empty
+  uint32_t offset = 0;       // span: payload starts at data + offset (unmasked in place)
+  uint32_t length = 0;       // span: payload length (owned: the owned buffer's size)
+  uint32_t ownedIndex = 0;
+};
+
+struct ExecuteResult {
+  size_t bytesConsumed = 0;  // < length only when eventCapacity filled up or an error occurred
+  size_t eventCount = 0;     // events written; all precede the error, if any
+  Status status = Status::kOk;
+  uint64_t statusDetail = 0;  // opcode, length or close code named by the error message
+};
+
+// Not thread-safe; one per connection.
+class FrameParser {
+ public:
+  explicit FrameParser(const ParserOptions& options);
+  ~FrameParser();
+  FrameParser(const FrameParser&) = delete;
+  FrameParser& operator=(const FrameParser&) = delete;
+
+  // Parses [data, data+length). Unmasks payload bytes in place (the caller's buffer changes).
+  // Writes at most `eventCapacity` events; when full, stops after the last complete event and
+  // returns bytesConsumed < length: call again with the rest. Payloads wholly inside this chunk,
+  // unfragmented and uncompressed, come as spans; the rest (split over chunks, fragmented,
+  // inflated) are collected in parser-owned buffers listed by ownedPayloads(), which the caller
+  // takes (moves out) before the next execute(); owned entries left behind are cleared then.
+  // Errors are sticky: after one, every call returns it with nothing consumed. After a close frame
+  // the parser is finished: later bytes are consumed and ignored (§5.5.1).
+  [[nodiscard]] ExecuteResult execute(uint8_t* data, size_t length, ParserEvent* events,
+                                      size_t eventCapacity) noexcept;
+
+  std::vector<ByteBuffer>& ownedPayloads() noexcept { return owned_; }
+
+  bool finished() const noexcept;  // a close frame was read
+  // Bytes this parser holds right now for incomplete messages (header carry + message buffer).
+  size_t bufferedBytes() const noexcept;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  std::vector<ByteBuffer> owned_;
+};
+
+}  // namespace wsn

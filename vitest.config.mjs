@@ -1,0 +1,12 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.{js,mjs}'],
+    exclude: ['test/browser/**', 'node_modules/**'],
+    testTimeout: 20000,
+    hookTimeout: 20000,
+    pool: 'forks',
+    reporters: ['default']
+  }
+});
