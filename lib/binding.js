@@ -5,6 +5,10 @@ const path = require('path');
 // The addon is built by `npm install` (cmake-js). Load it once; if it is missing, say how to build
 // it rather than surfacing a bare MODULE_NOT_FOUND.
 function loadBinding() {
+  // WSN_BINDING_PATH: an addon built elsewhere (a sanitizer build, a developer's second build dir).
+  if (process.env.WSN_BINDING_PATH) {
+    return require(path.resolve(process.env.WSN_BINDING_PATH));
+  }
   const candidates = [
     path.join(__dirname, '..', 'build', 'Release', 'ws_native.node'),
     path.join(__dirname, '..', 'build', 'Debug', 'ws_native.node')
