@@ -1,1 +1,68 @@
-// PLACEHOLDER: replaced by the implementation
+// SSE2 masking kernel (RFC 6455 §5.3). Compiled with -msse2 and reached only
+// through cpu.cc's dispatch; everything but the detail:: entry point stays in
+// an anonymous namespace so no SSE2-compiled inline code can be picked by the
+// linker for other callers.
+#include <emmintrin.h>
+
+#include <cstring>
+
+#include "cpu.h"
+
+namespace wsn::detail {
+
+namespace {
+
+inline __m128i load(const uint8_t* bytes) noexcept {
+  return _mm_loadu_si128(reinterpret_cast<const __m128i*>(bytes));
+}
+
+inline void store(uint8_t* bytes, __m128i value) noexcept {
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(bytes), value);
+}
+
+void maskImpl(const uint8_t* source, uint8_t* destination, size_t length,
+              const uint8_t key[4]) noexcept {
+  uint8_t keyBytes[16];
+  for (size_t i = 0; i < 16; ++i) keyBytes[i] = key[i & 3];
+  const __m128i keyVector = load(keyBytes);
+
+  size_t i = 0;
+  // All four loads come before the stores: when source == destination (in
+  // place) each byte is still read before it is written.
+  for (; i + 64 <= length; i += 64) {
+    const __m128i a = _mm_xor_si128(load(source + i), keyVector);
+    const __m128i b = _mm_xor_si128(load(source + i + 16), keyVector);
+    const __m128i c = _mm_xor_si128(load(source + i + 32), keyVector);
+    const __m128i d = _mm_xor_si128(load(source + i + 48), keyVector);
+    store(destination + i, a);
+    store(destination + i + 16, b);
+    store(destination + i + 32, c);
+    store(destination + i + 48, d);
+  }
+  for (; i + 16 <= length; i += 16) {
+    store(destination + i, _mm_xor_si128(load(source + i), keyVector));
+  }
+  // Up to 15 bytes: one 8-byte word, then single bytes. The steps so far were
+  // multiples of the key period, so the tail starts at key index 0.
+  if (i + 8 <= length) {
+    uint64_t word;
+    uint64_t keyWord;
+    std::memcpy(&word, source + i, 8);
+    std::memcpy(&keyWord, keyBytes, 8);
+    word ^= keyWord;
+    std::memcpy(destination + i, &word, 8);
+    i += 8;
+  }
+  for (size_t j = 0; i < length; ++i, ++j) {
+    destination[i] = static_cast<uint8_t>(source[i] ^ keyBytes[j]);
+  }
+}
+
+}  // namespace
+
+void maskSse2(const uint8_t* source, uint8_t* destination, size_t length,
+              const uint8_t key[4]) noexcept {
+  maskImpl(source, destination, length, key);
+}
+
+}  // namespace wsn::detail
