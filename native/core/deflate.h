@@ -32,9 +32,11 @@ class Deflater {
   Deflater& operator=(const Deflater&) = delete;
 
   // Compresses the next part of a message and appends the bytes to `out`. With `fin`, ends the
-  // message: a sync flush whose 4-byte tail 00 00 ff ff is removed (RFC 7692 §7.2.1). Without
-  // `fin` (a fragment), a sync flush too, tail kept removed as well, so the fragment can be sent
-  // now. Returns kOk, or kOutOfMemory when zlib or `out` cannot allocate.
+  // message: a sync flush whose 4-byte tail 00 00 ff ff is removed (RFC 7692 §7.2.1); an empty
+  // end gives the single byte 00 (§7.2.3.6). Without `fin` (a fragment), a sync flush too so the
+  // fragment can be sent now, but the tail is kept: the receiver appends one only after the last
+  // fragment, so removing it mid-message would corrupt the stream (§7.2.1).
+  // Returns kOk, or kOutOfMemory when zlib or `out` cannot allocate.
   [[nodiscard]] Status compress(const uint8_t* data, size_t length, bool fin, ByteBuffer& out) noexcept;
 
   // Bytes of zlib state held right now (0 when released).
@@ -56,7 +58,8 @@ class Inflater {
 
   // Inflates the next compressed bytes of the current message, appending to `out`. With `fin`, the
   // tail 00 00 ff ff is appended first (RFC 7692 §7.2.2) and the message ends. `maxOutputBytes`
-  // (0 = no limit) bounds out.size() for this message: once exceeded, zlib is stopped at once and
+  // (0 = no limit) bounds the bytes this message has produced, counted over all its calls
+  // whatever `out` each one gets: once exceeded, zlib is stopped at once and
   // kMessageTooBig returned, so a decompression bomb never costs more than the limit plus one
   // scratch block. Corrupt data: kInflateFailed with `*zlibCode` set. After any failure the
   // message is abandoned; the next call starts a new stream.
