@@ -1,0 +1,52 @@
+// Message contents for the load generator: random masking keys from an
+// OpenSSL RAND_bytes pool, message templates (mixed UTF-8 text or random
+// binary) and the per-message tag that makes every echo checkable.
+#ifndef WSN_BENCH_LOADGEN_PAYLOAD_H_
+#define WSN_BENCH_LOADGEN_PAYLOAD_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace wsn::bench {
+
+// Random bytes from RAND_bytes, drawn in large refills so a masking key costs
+// a copy, not a call into OpenSSL. Throws std::runtime_error if RAND_bytes
+// fails (the run is meaningless without real keys). Not thread-safe.
+class RandomPool {
+ public:
+  explicit RandomPool(size_t poolBytes = 64 * 1024);
+  void take(uint8_t* out, size_t bytes);
+
+ private:
+  void refill();
+  std::vector<uint8_t> pool_;
+  size_t offset_;
+};
+
+enum class PayloadKind { kText, kBinary };
+
+// Bytes at the start of each message that carry its tag (fewer when the
+// message is shorter).
+constexpr size_t kTagBytes = 16;
+
+// A message template of exactly `bytes` bytes. Text is valid UTF-8 made of
+// words from several scripts (1- to 4-byte sequences) so deflate has
+// something to find; binary is RAND_bytes output. The first
+// min(bytes, kTagBytes) bytes are ASCII: the tag overwrites them.
+std::vector<uint8_t> makeTemplate(PayloadKind kind, size_t bytes,
+                                  RandomPool& random);
+
+// The tag of a message: connection index in the top 24 bits, the sequence
+// number of the message on that connection in the low 40 bits.
+constexpr uint64_t makeTag(uint64_t connection, uint64_t sequence) {
+  return (connection << 40) | (sequence & ((uint64_t{1} << 40) - 1));
+}
+
+// Writes the last `bytes` (<= kTagBytes) hex digits of tag to out: ASCII, so
+// a tagged text message stays valid UTF-8.
+void writeTag(uint8_t* out, size_t bytes, uint64_t tag) noexcept;
+
+}  // namespace wsn::bench
+
+#endif  // WSN_BENCH_LOADGEN_PAYLOAD_H_
