@@ -1,0 +1,663 @@
+// FrameParser unit tests: RFC 6455 §5.7 examples, every protocol error with
+// its detail, limits checked before allocation, and split invariance (every
+// input fed whole, at every two-chunk split and one byte at a time).
+#include "frame_parser.h"
+
+#include <zlib.h>
+
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "check.h"
+
+namespace {
+
+using Bytes = std::vector<uint8_t>;
+using wsn::FrameParser;
+using wsn::ParserEvent;
+using wsn::ParserOptions;
+using wsn::Role;
+using wsn::Status;
+
+Bytes bytesOf(const std::string& text) { return Bytes(text.begin(), text.end()); }
+
+Bytes copyOf(const uint8_t* data, size_t length) {
+  Bytes out(length);
+  if (length != 0) std::memcpy(out.data(), data, length);
+  return out;
+}
+
+struct FrameSpec {
+  uint8_t opcode = 1;
+  bool fin = true;
+  bool rsv1 = false;
+  uint8_t rsv23 = 0;       // 0x20 | 0x10 bits
+  bool masked = true;
+  uint8_t key[4] = {0x37, 0xfa, 0x21, 0x3d};
+  int lengthForm = 0;      // 0: minimal, else 126 or 127
+  uint64_t claimedLength = UINT64_MAX;  // header length when not the payload's
+};
+
+// An independent frame builder (it does not use frame_writer) so the parser is
+// checked against the RFC, not against our own writer.
+Bytes makeFrame(const FrameSpec& spec, const Bytes& payload) {
+  Bytes out;
+  out.push_back(static_cast<uint8_t>((spec.fin ? 0x80 : 0) | (spec.rsv1 ? 0x40 : 0) |
+                                     spec.rsv23 | spec.opcode));
+  const uint64_t length =
+      spec.claimedLength != UINT64_MAX ? spec.claimedLength : payload.size();
+  const uint8_t maskBit = spec.masked ? 0x80 : 0;
+  int form = spec.lengthForm;
+  if (form == 0) form = length < 126 ? 0 : length <= 0xffff ? 126 : 127;
+  if (form == 0) {
+    out.push_back(static_cast<uint8_t>(maskBit | length));
+  } else if (form == 126) {
+    out.push_back(static_cast<uint8_t>(maskBit | 126));
+    out.push_back(static_cast<uint8_t>(length >> 8));
+    out.push_back(static_cast<uint8_t>(length));
+  } else {
+    out.push_back(static_cast<uint8_t>(maskBit | 127));
+    for (int i = 7; i >= 0; --i) out.push_back(static_cast<uint8_t>(length >> (8 * i)));
+  }
+  if (spec.masked) out.insert(out.end(), spec.key, spec.key + 4);
+  for (size_t i = 0; i < payload.size(); ++i) {
+    out.push_back(spec.masked ? static_cast<uint8_t>(payload[i] ^ spec.key[i % 4])
+                              : payload[i]);
+  }
+  return out;
+}
+
+Bytes frameOf(uint8_t opcode, const Bytes& payload, bool fin = true, bool masked = true) {
+  FrameSpec spec;
+  spec.opcode = opcode;
+  spec.fin = fin;
+  spec.masked = masked;
+  return makeFrame(spec, payload);
+}
+
+Bytes concat(std::initializer_list<Bytes> parts) {
+  Bytes out;
+  for (const Bytes& part : parts) out.insert(out.end(), part.begin(), part.end());
+  return out;
+}
+
+// RFC 7692 §7.2.1: raw deflate, sync flush, the 00 00 ff ff tail removed.
+Bytes deflateRaw(const Bytes& input) {
+  z_stream stream{};
+  deflateInit2(&stream, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY);
+  Bytes out(input.size() + 1024);
+  stream.next_in = const_cast<uint8_t*>(input.data());
+  stream.avail_in = static_cast<uInt>(input.size());
+  stream.next_out = out.data();
+  stream.avail_out = static_cast<uInt>(out.size());
+  deflate(&stream, Z_SYNC_FLUSH);
+  out.resize(out.size() - stream.avail_out);
+  deflateEnd(&stream);
+  out.resize(out.size() - 4);
+  return out;
+}
+
+struct Event {
+  uint8_t opcode;
+  uint16_t closeCode;
+  Bytes payload;
+  bool operator==(const Event& other) const {
+    return opcode == other.opcode && closeCode == other.closeCode &&
+           payload == other.payload;
+  }
+};
+
+struct Outcome {
+  std::vector<Event> events;
+  Status status = Status::kOk;
+  uint64_t detail = 0;
+  size_t calls = 0;
+  size_t owned = 0;
+  bool operator==(const Outcome& other) const {
+    return events == other.events && status == other.status && detail == other.detail;
+  }
+};
+
+// Feeds `input` cut at `cuts` (ascending offsets). Each chunk is a fresh heap
+// copy of exactly its size, so a sanitizer build catches any read past it.
+Outcome feed(FrameParser& parser, const Bytes& input, const std::vector<size_t>& cuts,
+             size_t capacity = 1024) {
+  Outcome outcome;
+  std::vector<ParserEvent> events(capacity);
+  size_t begin = 0;
+  for (size_t c = 0; c <= cuts.size(); ++c) {
+    const size_t end = c < cuts.size() ? cuts[c] : input.size();
+    Bytes chunk(input.begin() + static_cast<long>(begin), input.begin() + static_cast<long>(end));
+    begin = end;
+    size_t start = 0;
+    do {
+      ++outcome.calls;
+      auto result = parser.execute(chunk.data() + start, chunk.size() - start, events.data(),
+                                   capacity);
+      for (size_t i = 0; i < result.eventCount; ++i) {
+        const ParserEvent& event = events[i];
+        Event copy{event.opcode, event.closeCode, {}};
+        if (event.owned) {
+          const auto& buffer = parser.ownedPayloads()[event.ownedIndex];
+          copy.payload = copyOf(buffer.data(), buffer.size());
+          ++outcome.owned;
+        } else {
+          const uint8_t* at = chunk.data() + start + event.offset;
+          copy.payload = copyOf(at, event.length);
+        }
+        outcome.events.push_back(copy);
+      }
+      if (result.status != Status::kOk) {
+        outcome.status = result.status;
+        outcome.detail = result.statusDetail;
+        return outcome;
+      }
+      if (result.bytesConsumed == 0 && start < chunk.size()) {
+        WSN_CHECK(result.eventCount != 0);  // a stalled parser would loop forever
+        if (result.eventCount == 0) return outcome;
+      }
+      start += result.bytesConsumed;
+    } while (start < chunk.size());
+  }
+  return outcome;
+}
+
+Outcome feedWhole(const ParserOptions& options, const Bytes& input, size_t capacity = 1024) {
+  FrameParser parser(options);
+  return feed(parser, input, {}, capacity);
+}
+
+// Split invariance: identical events and status for every two-chunk split,
+// one byte at a time, and with a one-event result area.
+Outcome checkSplits(const ParserOptions& options, const Bytes& input, const char* name) {
+  const Outcome whole = feedWhole(options, input);
+  int mismatches = 0;
+  // Every split point; for long inputs every 97th plus the first and last 64,
+  // which keeps the test quadratic only in the short inputs.
+  const size_t stride = input.size() > 4096 ? 97 : 1;
+  for (size_t cut = 1; cut < input.size(); cut += (cut < 64 || cut + 64 > input.size()) ? 1 : stride) {
+    FrameParser parser(options);
+    if (!(feed(parser, input, {cut}) == whole)) ++mismatches;
+  }
+  std::vector<size_t> everyByte;
+  for (size_t cut = 1; cut < input.size(); ++cut) everyByte.push_back(cut);
+  {
+    FrameParser parser(options);
+    if (!(feed(parser, input, everyByte) == whole)) ++mismatches;
+  }
+  if (!(feedWhole(options, input, 1) == whole)) ++mismatches;
+  if (mismatches != 0) std::fprintf(stderr, "split mismatch in %s: %d\n", name, mismatches);
+  WSN_CHECK(mismatches == 0);
+  return whole;
+}
+
+ParserOptions serverOptions() {
+  ParserOptions options;
+  options.role = Role::kServer;
+  return options;
+}
+
+ParserOptions clientOptions() {
+  ParserOptions options;
+  options.role = Role::kClient;
+  return options;
+}
+
+void expectError(const ParserOptions& options, const Bytes& input, Status status,
+                 uint64_t detail, const char* name, size_t eventsBefore = 0) {
+  const Outcome outcome = checkSplits(options, input, name);
+  const bool ok = outcome.status == status && outcome.detail == detail &&
+                  outcome.events.size() == eventsBefore;
+  if (!ok) {
+    std::fprintf(stderr, "%s: status %d detail %llu events %zu\n", name,
+                 static_cast<int>(outcome.status),
+                 static_cast<unsigned long long>(outcome.detail), outcome.events.size());
+  }
+  WSN_CHECK(ok);
+}
+
+void testRfcExamples() {
+  // RFC 6455 §5.7, byte for byte.
+  const Bytes hello = bytesOf("Hello");
+  const Bytes unmaskedHello = {0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f};
+  Outcome outcome = checkSplits(clientOptions(), unmaskedHello, "unmasked Hello");
+  WSN_CHECK(outcome.status == Status::kOk);
+  WSN_CHECK(outcome.events.size() == 1);
+  WSN_CHECK(outcome.events[0].opcode == 1 && outcome.events[0].payload == hello);
+
+  const Bytes maskedHello = {0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58};
+  outcome = checkSplits(serverOptions(), maskedHello, "masked Hello");
+  WSN_CHECK(outcome.events.size() == 1 && outcome.events[0].payload == hello);
+
+  // Parsed whole it is a span of the input, unmasked in place.
+  {
+    FrameParser parser(serverOptions());
+    Bytes chunk = maskedHello;
+    ParserEvent events[4];
+    auto result = parser.execute(chunk.data(), chunk.size(), events, 4);
+    WSN_CHECK(result.bytesConsumed == chunk.size() && result.eventCount == 1);
+    WSN_CHECK(!events[0].owned && events[0].offset == 6 && events[0].length == 5);
+    WSN_CHECK(std::memcmp(chunk.data() + 6, "Hello", 5) == 0);
+    WSN_CHECK(parser.bufferedBytes() == 0);
+  }
+
+  const Bytes fragmented = {0x01, 0x03, 0x48, 0x65, 0x6c, 0x80, 0x02, 0x6c, 0x6f};
+  outcome = checkSplits(clientOptions(), fragmented, "fragmented Hel+lo");
+  WSN_CHECK(outcome.events.size() == 1 && outcome.events[0].opcode == 1 &&
+            outcome.events[0].payload == hello);
+
+  const Bytes ping = {0x89, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f};
+  outcome = checkSplits(clientOptions(), ping, "ping");
+  WSN_CHECK(outcome.events.size() == 1 && outcome.events[0].opcode == 9 &&
+            outcome.events[0].payload == hello);
+
+  const Bytes pong = {0x8a, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58};
+  outcome = checkSplits(serverOptions(), pong, "masked pong");
+  WSN_CHECK(outcome.events.size() == 1 && outcome.events[0].opcode == 10 &&
+            outcome.events[0].payload == hello);
+
+  Bytes binary256 = {0x82, 0x7e, 0x01, 0x00};
+  Bytes payload256(256);
+  for (size_t i = 0; i < payload256.size(); ++i) payload256[i] = static_cast<uint8_t>(i * 7);
+  binary256.insert(binary256.end(), payload256.begin(), payload256.end());
+  outcome = feedWhole(clientOptions(), binary256);
+  WSN_CHECK(outcome.events.size() == 1 && outcome.events[0].opcode == 2 &&
+            outcome.events[0].payload == payload256);
+
+  Bytes binary64k = {0x82, 0x7f, 0, 0, 0, 0, 0, 0x01, 0x00, 0x00};
+  Bytes payload64k(65536);
+  for (size_t i = 0; i < payload64k.size(); ++i) payload64k[i] = static_cast<uint8_t>(i * 13 + 1);
+  binary64k.insert(binary64k.end(), payload64k.begin(), payload64k.end());
+  outcome = feedWhole(clientOptions(), binary64k);
+  WSN_CHECK(outcome.events.size() == 1 && outcome.events[0].payload == payload64k);
+  {
+    FrameParser parser(clientOptions());
+    outcome = feed(parser, binary64k, {5, 300, 40000});
+    WSN_CHECK(outcome.events.size() == 1 && outcome.events[0].payload == payload64k);
+    WSN_CHECK(outcome.owned == 1);
+  }
+}
+
+void testValidSequences() {
+  const ParserOptions server = serverOptions();
+  // A fragmented text message with a ping and a pong between its frames:
+  // the control frames come out at once, the message at its end.
+  Bytes euro = bytesOf("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80");
+  Bytes first(euro.begin(), euro.begin() + 4);   // splits the 2-byte sequence
+  Bytes second(euro.begin() + 4, euro.begin() + 9);
+  Bytes third(euro.begin() + 9, euro.end());
+  const Bytes input = concat({frameOf(1, first, false), frameOf(9, bytesOf("p1")),
+                              frameOf(0, second, false), frameOf(10, bytesOf("")),
+                              frameOf(0, third, true), frameOf(2, Bytes{1, 2, 3}),
+                              frameOf(1, Bytes{})});
+  Outcome outcome = checkSplits(server, input, "interleaved");
+  WSN_CHECK(outcome.status == Status::kOk);
+  WSN_CHECK(outcome.events.size() == 5);
+  if (outcome.events.size() == 5) {
+    WSN_CHECK(outcome.events[0].opcode == 9 && outcome.events[0].payload == bytesOf("p1"));
+    WSN_CHECK(outcome.events[1].opcode == 10 && outcome.events[1].payload.empty());
+    WSN_CHECK(outcome.events[2].opcode == 1 && outcome.events[2].payload == euro);
+    WSN_CHECK(outcome.events[3].opcode == 2 && outcome.events[3].payload == (Bytes{1, 2, 3}));
+    WSN_CHECK(outcome.events[4].opcode == 1 && outcome.events[4].payload.empty());
+  }
+
+  // Empty fragments, 16-bit and 64-bit lengths for small payloads (not
+  // minimal, which RFC 6455 §5.2 asks of senders but ws accepts).
+  FrameSpec spec;
+  spec.opcode = 2;
+  spec.lengthForm = 127;
+  FrameSpec spec16 = spec;
+  spec16.lengthForm = 126;
+  spec16.opcode = 0;
+  spec16.fin = false;
+  spec.fin = false;
+  const Bytes lengths = concat({makeFrame(spec, Bytes{9}), makeFrame(spec16, Bytes{}),
+                                frameOf(0, Bytes{8, 7}, true)});
+  outcome = checkSplits(server, lengths, "length forms");
+  WSN_CHECK(outcome.events.size() == 1 && outcome.events[0].payload == (Bytes{9, 8, 7}));
+
+  // Close: code and reason; the event payload is the reason only.
+  Bytes closeBody = {0x03, 0xe8};
+  const Bytes reason = bytesOf("bye \xc3\xa9");
+  closeBody.insert(closeBody.end(), reason.begin(), reason.end());
+  outcome = checkSplits(server, frameOf(8, closeBody), "close");
+  WSN_CHECK(outcome.events.size() == 1 && outcome.events[0].opcode == 8 &&
+            outcome.events[0].closeCode == 1000 && outcome.events[0].payload == reason);
+  outcome = checkSplits(server, frameOf(8, Bytes{}), "empty close");
+  WSN_CHECK(outcome.events.size() == 1 && outcome.events[0].closeCode == 1005 &&
+            outcome.events[0].payload.empty());
+  outcome = checkSplits(server, frameOf(8, Bytes{0x0f, 0xa0}), "close 4000");
+  WSN_CHECK(outcome.events.size() == 1 && outcome.events[0].closeCode == 4000);
+
+  // skipUtf8Validation accepts bad text and a bad close reason.
+  ParserOptions skip = server;
+  skip.skipUtf8Validation = true;
+  outcome = checkSplits(skip, concat({frameOf(1, Bytes{0xff, 0xfe}),
+                                      frameOf(8, Bytes{0x03, 0xe8, 0xc0})}),
+                        "skip utf8");
+  WSN_CHECK(outcome.status == Status::kOk && outcome.events.size() == 2);
+
+  // A zero mask key is legal; the payload passes through unchanged.
+  FrameSpec zeroKey;
+  zeroKey.opcode = 2;
+  std::memset(zeroKey.key, 0, 4);
+  outcome = checkSplits(server, makeFrame(zeroKey, Bytes{5, 6, 7}), "zero key");
+  WSN_CHECK(outcome.events.size() == 1 && outcome.events[0].payload == (Bytes{5, 6, 7}));
+}
+
+void testErrors() {
+  const ParserOptions server = serverOptions();
+  const ParserOptions client = clientOptions();
+  ParserOptions deflate = server;
+  deflate.perMessageDeflate = true;
+  const Bytes ping = frameOf(9, bytesOf("x"));
+  FrameSpec spec;
+
+  spec = FrameSpec();
+  spec.rsv23 = 0x20;
+  expectError(server, makeFrame(spec, bytesOf("a")), Status::kUnexpectedRsv23, 0, "rsv2");
+  spec.rsv23 = 0x10;
+  spec.rsv1 = true;
+  expectError(server, concat({ping, makeFrame(spec, bytesOf("a"))}), Status::kUnexpectedRsv23, 0,
+              "rsv3 before rsv1", 1);
+  spec = FrameSpec();
+  spec.rsv1 = true;
+  expectError(server, makeFrame(spec, bytesOf("a")), Status::kUnexpectedRsv1, 0,
+              "rsv1 without deflate");
+  spec.opcode = 9;
+  expectError(deflate, makeFrame(spec, bytesOf("a")), Status::kUnexpectedRsv1, 0,
+              "rsv1 on control");
+  spec.fin = false;
+  expectError(deflate, makeFrame(spec, bytesOf("a")), Status::kExpectedFin, 0,
+              "fin checked before rsv1 on control");
+  spec = FrameSpec();
+  spec.opcode = 0;
+  spec.rsv1 = true;
+  expectError(deflate, concat({frameOf(2, bytesOf("a"), false), makeFrame(spec, bytesOf("b"))}),
+              Status::kUnexpectedRsv1, 0, "rsv1 on continuation");
+  // ws checks RSV1 on a continuation before whether a message is open.
+  expectError(deflate, makeFrame(spec, bytesOf("b")), Status::kUnexpectedRsv1, 0,
+              "rsv1 on stray continuation");
+
+  expectError(server, frameOf(0, bytesOf("a")), Status::kInvalidOpcode, 0, "stray continuation");
+  expectError(server, concat({frameOf(1, bytesOf("a"), false), frameOf(1, bytesOf("b"))}),
+              Status::kInvalidOpcode, 1, "text inside message");
+  expectError(server, concat({frameOf(2, bytesOf("a"), false), frameOf(2, bytesOf("b"))}),
+              Status::kInvalidOpcode, 2, "binary inside message");
+  for (uint8_t opcode : std::vector<uint8_t>{3, 4, 5, 6, 7, 11, 12, 13, 14, 15}) {
+    expectError(server, frameOf(opcode, bytesOf("a")), Status::kInvalidOpcode, opcode,
+                "reserved opcode");
+  }
+  expectError(server, frameOf(9, bytesOf("a"), false), Status::kExpectedFin, 0,
+              "fragmented ping");
+  spec = FrameSpec();
+  spec.opcode = 9;
+  spec.lengthForm = 126;
+  expectError(server, makeFrame(spec, Bytes(126, 1)), Status::kInvalidControlPayloadLength, 126,
+              "ping 126");
+  spec.lengthForm = 127;
+  expectError(server, makeFrame(spec, Bytes(3, 1)), Status::kInvalidControlPayloadLength, 127,
+              "ping 64-bit form");
+  expectError(server, frameOf(8, Bytes{3}), Status::kInvalidControlPayloadLength, 1,
+              "close length 1");
+  // The control length is checked before the mask bit.
+  spec.masked = false;
+  expectError(server, makeFrame(spec, Bytes(3, 1)), Status::kInvalidControlPayloadLength, 127,
+              "control length before mask");
+
+  expectError(server, frameOf(1, bytesOf("a"), true, false), Status::kExpectedMask, 0,
+              "unmasked to server");
+  expectError(client, frameOf(1, bytesOf("a"), true, true), Status::kUnexpectedMask, 0,
+              "masked to client");
+
+  spec = FrameSpec();
+  spec.opcode = 2;
+  spec.claimedLength = uint64_t{1} << 63;
+  expectError(server, makeFrame(spec, Bytes{}), Status::kUnsupportedDataPayloadLength, 0,
+              "64-bit top bit");
+  spec.claimedLength = uint64_t{1} << 53;
+  expectError(server, makeFrame(spec, Bytes{}), Status::kUnsupportedDataPayloadLength, 0,
+              "2^53");
+
+  ParserOptions small = server;
+  small.maxPayloadBytes = 10;
+  expectError(small, frameOf(2, Bytes(11, 0)), Status::kMessageTooBig, 0, "maxPayload frame");
+  expectError(small,
+              concat({frameOf(2, Bytes(6, 0), false), ping, frameOf(0, Bytes(5, 0), true)}),
+              Status::kMessageTooBig, 0, "maxPayload summed", 1);
+  Outcome atLimit = checkSplits(small, frameOf(2, Bytes(10, 4)), "maxPayload exact");
+  WSN_CHECK(atLimit.status == Status::kOk && atLimit.events.size() == 1);
+
+  ParserOptions fewFragments = server;
+  fewFragments.maxFragments = 3;
+  const Bytes three = concat({frameOf(1, bytesOf("a"), false), frameOf(0, Bytes{}, false),
+                              frameOf(0, bytesOf("c"), true)});
+  Outcome ok3 = checkSplits(fewFragments, three, "3 fragments");
+  WSN_CHECK(ok3.status == Status::kOk && ok3.events.size() == 1 &&
+            ok3.events[0].payload == bytesOf("ac"));
+  // Empty fragments count (ws #2329).
+  const Bytes four = concat({frameOf(1, bytesOf("a"), false), frameOf(0, Bytes{}, false),
+                             frameOf(0, Bytes{}, false), frameOf(0, bytesOf("d"), true)});
+  expectError(fewFragments, four, Status::kTooManyBufferedParts, 0, "4 fragments");
+
+  expectError(server, frameOf(8, Bytes{0x03, 0xed}), Status::kInvalidCloseCode, 1005,
+              "close 1005");
+  expectError(server, frameOf(8, Bytes{0x03, 0xe7}), Status::kInvalidCloseCode, 999, "close 999");
+  expectError(server, frameOf(8, Bytes{0x07, 0xd0, 'x'}), Status::kInvalidCloseCode, 2000,
+              "close 2000");
+  expectError(server, frameOf(8, Bytes{0x13, 0x88}), Status::kInvalidCloseCode, 5000,
+              "close 5000");
+  expectError(server, frameOf(8, Bytes{0x03, 0xe8, 0xff}), Status::kInvalidUtf8, 0,
+              "close reason");
+
+  expectError(server, frameOf(1, Bytes{'a', 0xc0, 0x80}), Status::kInvalidUtf8, 0, "overlong");
+  expectError(server, frameOf(1, Bytes{0xed, 0xa0, 0x80}), Status::kInvalidUtf8, 0, "surrogate");
+  expectError(server, frameOf(1, Bytes{'a', 0xe2, 0x82}), Status::kInvalidUtf8, 0,
+              "truncated at end");
+  expectError(server,
+              concat({frameOf(1, Bytes{'a', 0xe2}, false), frameOf(0, Bytes{0x82}, true)}),
+              Status::kInvalidUtf8, 0, "truncated across fragments");
+  // Fail fast: the bad byte's fragment fails, before the next frame's error.
+  expectError(server, concat({frameOf(1, Bytes{'a', 0xff}, false), frameOf(5, Bytes{})}),
+              Status::kInvalidUtf8, 0, "utf8 fails on its fragment");
+  // A long text frame with the bad byte beyond the first block.
+  Bytes longText(40000, 'a');
+  longText[30000] = 0xf5;
+  expectError(server, frameOf(1, longText), Status::kInvalidUtf8, 0, "utf8 late in frame");
+}
+
+void testCompressed() {
+  ParserOptions client = clientOptions();
+  client.perMessageDeflate = true;
+  // RFC 7692 §7.2.3.1: "Hello" compressed in one frame.
+  const Bytes hello = {0xc1, 0x07, 0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00};
+  Outcome outcome = checkSplits(client, hello, "compressed Hello");
+  WSN_CHECK(outcome.status == Status::kOk && outcome.events.size() == 1 &&
+            outcome.events[0].payload == bytesOf("Hello"));
+  // §7.2.3.2: the same message again with the context kept.
+  const Bytes again = {0xc1, 0x05, 0xf2, 0x00, 0x11, 0x00, 0x00};
+  outcome = checkSplits(client, concat({hello, again}), "context takeover");
+  WSN_CHECK(outcome.events.size() == 2 && outcome.events[1].payload == bytesOf("Hello"));
+  // §7.2.3.1 fragmented: "Hel" and "lo" in two frames, RSV1 on the first only.
+  const Bytes split = {0x41, 0x03, 0xf2, 0x48, 0xcd, 0x80, 0x04, 0xc9, 0xc9, 0x07, 0x00};
+  outcome = checkSplits(client, split, "compressed fragments");
+  WSN_CHECK(outcome.events.size() == 1 && outcome.events[0].payload == bytesOf("Hello"));
+
+  ParserOptions server = serverOptions();
+  server.perMessageDeflate = true;
+  Bytes text(3000, 0);
+  for (size_t i = 0; i < text.size(); ++i) text[i] = static_cast<uint8_t>('a' + i % 26);
+  const Bytes packed = deflateRaw(text);
+  FrameSpec spec;
+  spec.rsv1 = true;
+  spec.fin = false;
+  const size_t half = packed.size() / 2;
+  const Bytes input =
+      concat({makeFrame(spec, Bytes(packed.begin(), packed.begin() + static_cast<long>(half))),
+              frameOf(9, bytesOf("ping")),
+              frameOf(0, Bytes(packed.begin() + static_cast<long>(half), packed.end()), true)});
+  outcome = checkSplits(server, input, "compressed with ping");
+  WSN_CHECK(outcome.status == Status::kOk && outcome.events.size() == 2);
+  WSN_CHECK(outcome.events.size() == 2 && outcome.events[1].payload == text);
+
+  // The limit holds on the inflated size.
+  ParserOptions limited = server;
+  limited.maxPayloadBytes = 1000;
+  spec.fin = true;
+  expectError(limited, makeFrame(spec, packed), Status::kMessageTooBig, 0, "inflate limit");
+
+  // Invalid UTF-8 found in the inflated text.
+  Bytes badText(200, 'x');
+  badText[150] = 0xff;
+  expectError(server, makeFrame(spec, deflateRaw(badText)), Status::kInvalidUtf8, 0,
+              "inflated utf8");
+
+  // Corrupt deflate data (reserved block type 3).
+  const Outcome corrupt = checkSplits(server, makeFrame(spec, Bytes{0xff, 0xff, 0xff}),
+                                      "corrupt deflate");
+  WSN_CHECK(corrupt.status == Status::kInflateFailed);
+  WSN_CHECK(static_cast<int32_t>(corrupt.detail) == Z_DATA_ERROR);
+
+  // An empty compressed message.
+  FrameSpec empty;
+  empty.rsv1 = true;
+  empty.opcode = 2;
+  outcome = checkSplits(server, makeFrame(empty, Bytes{0x00}), "empty compressed");
+  WSN_CHECK(outcome.status == Status::kOk && outcome.events.size() == 1 &&
+            outcome.events[0].payload.empty());
+}
+
+void testLimitsAndMemory() {
+  // A header claiming 2^53 - 1 bytes fails at once against a small limit.
+  ParserOptions small = serverOptions();
+  small.maxPayloadBytes = 1024;
+  FrameSpec spec;
+  spec.opcode = 2;
+  spec.claimedLength = (uint64_t{1} << 53) - 1;
+  Bytes header = makeFrame(spec, Bytes{});
+  {
+    FrameParser parser(small);
+    ParserEvent events[4];
+    auto result = parser.execute(header.data(), header.size(), events, 4);
+    WSN_CHECK(result.status == Status::kMessageTooBig);
+    WSN_CHECK(parser.bufferedBytes() == 0);
+    // Sticky: the next call reports it again and consumes nothing.
+    Bytes more = frameOf(2, Bytes{1});
+    result = parser.execute(more.data(), more.size(), events, 4);
+    WSN_CHECK(result.status == Status::kMessageTooBig && result.bytesConsumed == 0 &&
+              result.eventCount == 0);
+  }
+  // Without a limit the same header is accepted, and memory follows the bytes
+  // that arrive, not the length announced.
+  ParserOptions unlimited = serverOptions();
+  unlimited.maxPayloadBytes = 0;
+  {
+    FrameParser parser(unlimited);
+    ParserEvent events[4];
+    Bytes input = header;
+    input.resize(input.size() + 1000, 0x55);
+    auto result = parser.execute(input.data(), input.size(), events, 4);
+    WSN_CHECK(result.status == Status::kOk && result.bytesConsumed == input.size());
+    WSN_CHECK(parser.bufferedBytes() >= 1000 && parser.bufferedBytes() < 4096);
+  }
+
+  // 131072 one-byte fragments are the default limit; one more fails.
+  const uint32_t count = 131072;
+  auto manyFragments = [](uint32_t frames) {
+    Bytes out;
+    out.reserve(frames * 7u);
+    for (uint32_t i = 0; i < frames; ++i) {
+      const Bytes one = frameOf(i == 0 ? 2 : 0, Bytes{static_cast<uint8_t>(i)}, i + 1 == frames);
+      out.insert(out.end(), one.begin(), one.end());
+    }
+    return out;
+  };
+  Outcome outcome = feedWhole(serverOptions(), manyFragments(count));
+  WSN_CHECK(outcome.status == Status::kOk && outcome.events.size() == 1 &&
+            outcome.events[0].payload.size() == count);
+  outcome = feedWhole(serverOptions(), manyFragments(count + 1));
+  WSN_CHECK(outcome.status == Status::kTooManyBufferedParts && outcome.events.empty());
+  {
+    ParserOptions noLimit = serverOptions();
+    noLimit.maxFragments = 0;
+    FrameParser parser(noLimit);
+    Bytes input = manyFragments(count + 1);
+    // Everything but the last frame: the message is held, in one buffer.
+    const size_t lastFrameBytes = 7;
+    ParserEvent events[4];
+    auto result = parser.execute(input.data(), input.size() - lastFrameBytes, events, 4);
+    WSN_CHECK(result.status == Status::kOk && result.eventCount == 0);
+    const size_t held = parser.bufferedBytes();
+    WSN_CHECK(held >= count && held <= count + count / 2 + 256);
+    result = parser.execute(input.data() + input.size() - lastFrameBytes, lastFrameBytes,
+                            events, 4);
+    WSN_CHECK(result.status == Status::kOk && result.eventCount == 1 && events[0].owned &&
+              parser.ownedPayloads()[0].size() == count + 1);
+    WSN_CHECK(parser.bufferedBytes() == 0);
+  }
+
+  // maxBufferedChunks counts the pieces copied into one message.
+  ParserOptions fewPieces = serverOptions();
+  fewPieces.maxBufferedChunks = 3;
+  const Bytes frame = frameOf(2, Bytes{1, 2, 3, 4, 5, 6});
+  {
+    FrameParser parser(fewPieces);
+    outcome = feed(parser, frame, {7, 8, 9});  // pieces: 1, 1, 1, 3 bytes
+    WSN_CHECK(outcome.status == Status::kTooManyBufferedParts);
+  }
+  {
+    FrameParser parser(fewPieces);
+    outcome = feed(parser, frame, {8, 9});
+    WSN_CHECK(outcome.status == Status::kOk && outcome.events.size() == 1);
+  }
+}
+
+void testAfterCloseAndCapacity() {
+  const ParserOptions server = serverOptions();
+  // Bytes after a close frame are consumed and ignored, even invalid ones.
+  const Bytes input = concat({frameOf(2, Bytes{1}), frameOf(8, Bytes{0x03, 0xe8}),
+                              frameOf(1, bytesOf("late")), Bytes{0xff, 0xff}});
+  Outcome outcome = checkSplits(server, input, "after close");
+  WSN_CHECK(outcome.status == Status::kOk && outcome.events.size() == 2 &&
+            outcome.events[1].opcode == 8);
+  {
+    FrameParser parser(server);
+    Bytes chunk = input;
+    ParserEvent events[8];
+    auto result = parser.execute(chunk.data(), chunk.size(), events, 8);
+    WSN_CHECK(result.bytesConsumed == chunk.size() && parser.finished());
+    Bytes more = frameOf(1, bytesOf("x"));
+    result = parser.execute(more.data(), more.size(), events, 8);
+    WSN_CHECK(result.bytesConsumed == more.size() && result.eventCount == 0 &&
+              result.status == Status::kOk);
+  }
+
+  // More tiny frames than the result area: resumed from bytesConsumed.
+  Bytes many;
+  for (int i = 0; i < 2500; ++i) {
+    const Bytes one = frameOf(2, Bytes{static_cast<uint8_t>(i)});
+    many.insert(many.end(), one.begin(), one.end());
+  }
+  outcome = feedWhole(server, many, 1024);
+  WSN_CHECK(outcome.status == Status::kOk && outcome.events.size() == 2500 &&
+            outcome.calls == 3);
+  bool inOrder = outcome.events.size() == 2500;
+  for (size_t i = 0; inOrder && i < 2500; ++i) {
+    inOrder = outcome.events[i].payload == Bytes{static_cast<uint8_t>(i)};
+  }
+  WSN_CHECK(inOrder);
+}
+
+}  // namespace
+
+int main() {
+  testRfcExamples();
+  testValidSequences();
+  testErrors();
+  testCompressed();
+  testLimitsAndMemory();
+  testAfterCloseAndCapacity();
+  return wsn::test::finish("frame_parser_test");
+}
