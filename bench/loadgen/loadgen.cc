@@ -913,7 +913,10 @@ void Loadgen::checkIdleReady(uint64_t now) {
   if (phase_ != Phase::kHolding || readyPrinted_) return;
   if (options_.idleMessages > 0 && idleDone_ < openNow_) return;
   readyPrinted_ = true;
+  // The hold is the measured window; the echoes before it still count.
+  const uint64_t echoed = messages_;
   beginMeasure(now);
+  messages_ = echoed;
   phaseEndNs_ = now + secondsToNs(options_.holdSeconds);
   printReady(now);
 }

@@ -18,7 +18,8 @@ const readline = require('readline');
 function parseArgs(argv, defaults) {
   const options = { ...defaults };
   for (let i = 0; i < argv.length; i++) {
-    const name = argv[i].replace(/^--/, '');
+    // --max-chunk sets maxChunk.
+    const name = argv[i].replace(/^--/, '').replace(/-(\w)/g, (m, c) => c.toUpperCase());
     if (!(name in defaults)) throw new Error(`unknown option ${argv[i]}`);
     if (typeof defaults[name] === 'boolean') {
       options[name] = true;
