@@ -6,7 +6,8 @@
 // file) instead of negotiated.
 //
 //   node examples/peer-to-peer.js                 both sides in one process
-//   node examples/peer-to-peer.js server [port]   the listening side
+//   node examples/peer-to-peer.js server [port]   the listening side (port 8081;
+//                                                 0 picks a free one)
 //   node examples/peer-to-peer.js client [port] [host]
 //
 // The listening side takes the server role; the connecting side the client
@@ -74,14 +75,14 @@ function startClient(port, host) {
 }
 
 const [mode, portArg, host = '127.0.0.1'] = process.argv.slice(2);
-const port = portArg === undefined ? 0 : Number(portArg);
+const port = portArg === undefined ? undefined : Number(portArg);
 
 if (mode === 'server') {
-  startServer(port || 8081, () => {});
+  startServer(port ?? 8081, () => {});
 } else if (mode === 'client') {
-  startClient(port || 8081, host);
+  startClient(port ?? 8081, host);
 } else if (mode === undefined) {
-  startServer(port, (boundPort) => startClient(boundPort, '127.0.0.1'));
+  startServer(0, (boundPort) => startClient(boundPort, '127.0.0.1'));
 } else {
   console.error('usage: node examples/peer-to-peer.js [server|client] [port] [host]');
   process.exitCode = 2;
