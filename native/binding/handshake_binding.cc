@@ -1,5 +1,6 @@
-// isValidKey, acceptKey and parseExtensions of binding.d.ts over native/core/handshake.h and
-// extension.h: argument checks, and ws's object shape for parsed extension headers.
+// isValidKey, acceptKey and parseExtensions of binding.d.ts over
+// native/core/handshake.h and extension.h: argument checks, and ws's object
+// shape for parsed extension headers.
 #include <string>
 
 #include "binding.h"
@@ -11,17 +12,19 @@ namespace {
 
 std::string stringArg(const Napi::Value& value, const char* what) {
   if (!value.IsString()) {
-    throw Napi::TypeError::New(value.Env(),
-                               std::string("The \"") + what + "\" argument must be a string");
+    throw Napi::TypeError::New(value.Env(), std::string("The \"") + what +
+                                                "\" argument must be a string");
   }
   return value.As<Napi::String>().Utf8Value();
 }
 
 Napi::Value isValidKey(const Napi::CallbackInfo& info) {
   return guarded(info, [&]() -> Napi::Value {
-    // Non-ASCII characters become several UTF-8 bytes, none of them base64: still rejected.
+    // Non-ASCII characters become several UTF-8 bytes, none of them base64:
+    // still rejected.
     const std::string key = stringArg(info[0], "key");
-    return Napi::Boolean::New(info.Env(), isValidWebSocketKey(key.data(), key.size()));
+    return Napi::Boolean::New(info.Env(),
+                              isValidWebSocketKey(key.data(), key.size()));
   });
 }
 
@@ -37,9 +40,10 @@ Napi::Value acceptKey(const Napi::CallbackInfo& info) {
   });
 }
 
-// Appends `value` to the array under `name` in `target`, creating the array on first use (ws's
-// shape: every name maps to all its values, in order).
-void pushUnder(Napi::Object target, const std::string& name, Napi::Value value) {
+// Appends `value` to the array under `name` in `target`, creating the array on
+// first use (ws's shape: every name maps to all its values, in order).
+void pushUnder(Napi::Object target, const std::string& name,
+               Napi::Value value) {
   Napi::Value existing = target.Get(name);
   if (existing.IsArray()) {
     Napi::Array array = existing.As<Napi::Array>();
@@ -54,28 +58,40 @@ void pushUnder(Napi::Object target, const std::string& name, Napi::Value value) 
 Napi::Value parseExtensionsEntry(const Napi::CallbackInfo& info) {
   return guarded(info, [&]() -> Napi::Value {
     Napi::Env env = info.Env();
-    // Any non-ASCII character is rejected at its own index, and every character before it is
-    // ASCII, so UTF-8 byte indexes equal the UTF-16 indexes ws reports.
+    // Any non-ASCII character is rejected at its own index, and every character
+    // before it is ASCII, so UTF-8 byte indexes equal the UTF-16 indexes ws
+    // reports.
     const std::string header = stringArg(info[0], "header");
-    const ExtensionParseResult parsed = parseExtensions(header.data(), header.size());
+    const ExtensionParseResult parsed =
+        parseExtensions(header.data(), header.size());
     if (!parsed.ok) {
-      // Napi::SyntaxError needs Node-API 9; the global constructor gives the same object.
-      Napi::Function syntaxError = env.Global().Get("SyntaxError").As<Napi::Function>();
-      throw Napi::Error(env, syntaxError.New({Napi::String::New(env, parsed.error)}));
+      // Napi::SyntaxError needs Node-API 9; the global constructor gives the
+      // same object.
+      Napi::Function syntaxError =
+          env.Global().Get("SyntaxError").As<Napi::Function>();
+      throw Napi::Error(
+          env, syntaxError.New({Napi::String::New(env, parsed.error)}));
     }
 
-    // Null-prototype objects, as ws builds them, so "__proto__" or "constructor" are plain keys.
-    Napi::Function create =
-        env.Global().Get("Object").As<Napi::Object>().Get("create").As<Napi::Function>();
-    const auto dictionary = [&]() { return create.Call({env.Null()}).As<Napi::Object>(); };
+    // Null-prototype objects, as ws builds them, so "__proto__" or
+    // "constructor" are plain keys.
+    Napi::Function create = env.Global()
+                                .Get("Object")
+                                .As<Napi::Object>()
+                                .Get("create")
+                                .As<Napi::Function>();
+    const auto dictionary = [&]() {
+      return create.Call({env.Null()}).As<Napi::Object>();
+    };
 
     Napi::Object offers = dictionary();
     for (const ExtensionOffer& offer : parsed.offers) {
       Napi::Object params = dictionary();
       for (const ExtensionParam& param : offer.params) {
         pushUnder(params, param.name,
-                  param.hasValue ? Napi::String::New(env, param.value).As<Napi::Value>()
-                                 : Napi::Boolean::New(env, true).As<Napi::Value>());
+                  param.hasValue
+                      ? Napi::String::New(env, param.value).As<Napi::Value>()
+                      : Napi::Boolean::New(env, true).As<Napi::Value>());
       }
       pushUnder(offers, offer.name, params);
     }
@@ -88,8 +104,8 @@ Napi::Value parseExtensionsEntry(const Napi::CallbackInfo& info) {
 void initHandshake(Napi::Env env, Napi::Object exports) {
   exports.Set("isValidKey", Napi::Function::New(env, isValidKey, "isValidKey"));
   exports.Set("acceptKey", Napi::Function::New(env, acceptKey, "acceptKey"));
-  exports.Set("parseExtensions",
-              Napi::Function::New(env, parseExtensionsEntry, "parseExtensions"));
+  exports.Set("parseExtensions", Napi::Function::New(env, parseExtensionsEntry,
+                                                     "parseExtensions"));
 }
 
 }  // namespace wsn::binding

@@ -1,6 +1,7 @@
-// Sec-WebSocket-Extensions parsing (RFC 6455 §9.1) as one pass of a character-class state
-// machine, and permessage-deflate parameter validation (RFC 7692 §7.1) with ws's wording.
-// No Node, no regular expressions, no recursion.
+// Sec-WebSocket-Extensions parsing (RFC 6455 §9.1) as one pass of a
+// character-class state machine, and permessage-deflate parameter validation
+// (RFC 7692 §7.1) with ws's wording. No Node, no regular expressions, no
+// recursion.
 #include "extension.h"
 
 #include <algorithm>
@@ -14,10 +15,25 @@ namespace {
 
 // RFC 7230 §3.2.6 tchar.
 constexpr bool isTokenChar(unsigned char c) noexcept {
-  if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return true;
+  if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+      (c >= 'A' && c <= 'Z'))
+    return true;
   switch (c) {
-    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
-    case '-': case '.': case '^': case '_': case '`': case '|': case '~':
+    case '!':
+    case '#':
+    case '$':
+    case '%':
+    case '&':
+    case '\'':
+    case '*':
+    case '+':
+    case '-':
+    case '.':
+    case '^':
+    case '_':
+    case '`':
+    case '|':
+    case '~':
       return true;
     default:
       return false;
@@ -27,14 +43,18 @@ constexpr bool isTokenChar(unsigned char c) noexcept {
 struct TokenTable {
   bool isToken[256] = {};
   constexpr TokenTable() {
-    for (int c = 0; c < 256; ++c) isToken[c] = isTokenChar(static_cast<unsigned char>(c));
+    for (int c = 0; c < 256; ++c)
+      isToken[c] = isTokenChar(static_cast<unsigned char>(c));
   }
 };
 
-constexpr bool isSpace(unsigned char c) noexcept { return c == ' ' || c == '\t'; }
+constexpr bool isSpace(unsigned char c) noexcept {
+  return c == ' ' || c == '\t';
+}
 
-// Where the parser stands. "Before" states wait for a token's first character, "In" states are
-// inside one, "After" states are in the optional whitespace that follows it (RFC 7230 §3.2.3).
+// Where the parser stands. "Before" states wait for a token's first character,
+// "In" states are inside one, "After" states are in the optional whitespace
+// that follows it (RFC 7230 §3.2.3).
 enum class Where : uint8_t {
   kBeforeName,
   kInName,
@@ -42,21 +62,21 @@ enum class Where : uint8_t {
   kBeforeParam,
   kInParam,
   kAfterParam,
-  kBeforeValue,       // just after '='
-  kInValue,           // bare token value
-  kOpenQuote,         // just after '="', nothing kept yet
-  kOpenQuoteEscape,   // '="\': the escaped character starts the value
+  kBeforeValue,      // just after '='
+  kInValue,          // bare token value
+  kOpenQuote,        // just after '="', nothing kept yet
+  kOpenQuoteEscape,  // '="\': the escaped character starts the value
   kInQuoted,
-  kQuotedEscape,      // a backslash inside a quoted value
-  kAfterValue         // after a value token or its closing quote
+  kQuotedEscape,  // a backslash inside a quoted value
+  kAfterValue     // after a value token or its closing quote
 };
 
 std::string unexpectedAt(size_t index) {
   return "Unexpected character at index " + std::to_string(index);
 }
 
-// RFC 6455 §9.1: a quoted value must still be a token once unescaped, so dropping the
-// backslashes is the whole unescaping.
+// RFC 6455 §9.1: a quoted value must still be a token once unescaped, so
+// dropping the backslashes is the whole unescaping.
 std::string withoutBackslashes(const char* begin, const char* end) {
   std::string value;
   value.reserve(static_cast<size_t>(end - begin));
@@ -66,8 +86,9 @@ std::string withoutBackslashes(const char* begin, const char* end) {
   return value;
 }
 
-// JavaScript orders an object's array-index keys ("0".."4294967294", canonical form) first and
-// ascending; ws walks the parameters in Object.keys() order, so the first error found must be too.
+// JavaScript orders an object's array-index keys ("0".."4294967294", canonical
+// form) first and ascending; ws walks the parameters in Object.keys() order, so
+// the first error found must be too.
 bool arrayIndexOf(const std::string& name, uint32_t* index) noexcept {
   if (name.empty() || name.size() > 10) return false;
   if (name.size() > 1 && name[0] == '0') return false;
@@ -83,13 +104,15 @@ bool arrayIndexOf(const std::string& name, uint32_t* index) noexcept {
 
 bool isDigit(char c) noexcept { return c >= '0' && c <= '9'; }
 
-// The value JavaScript's Number(text) gives, if it is an integer in 8..15 (ws converts window
-// bits with unary +). `text` holds only token characters, so no whitespace trimming applies.
+// The value JavaScript's Number(text) gives, if it is an integer in 8..15 (ws
+// converts window bits with unary +). `text` holds only token characters, so no
+// whitespace trimming applies.
 bool windowBitsOf(const std::string& text, int* bits) noexcept {
   const char* p = text.data();
   const char* end = p + text.size();
   if (p == end) return false;
-  // Number("0x0f") is 15: hexadecimal, octal and binary integers, unsigned only.
+  // Number("0x0f") is 15: hexadecimal, octal and binary integers, unsigned
+  // only.
   if (end - p > 2 && p[0] == '0') {
     int radix = 0;
     if (p[1] == 'x' || p[1] == 'X') radix = 16;
@@ -109,7 +132,8 @@ bool windowBitsOf(const std::string& text, int* bits) noexcept {
           return false;
         }
         if (digit >= radix) return false;
-        value = value * static_cast<uint32_t>(radix) + static_cast<uint32_t>(digit);
+        value =
+            value * static_cast<uint32_t>(radix) + static_cast<uint32_t>(digit);
         if (value > 15) value = 16;  // saturate: only 8..15 matters
       }
       if (value < 8 || value > 15) return false;
@@ -117,8 +141,9 @@ bool windowBitsOf(const std::string& text, int* bits) noexcept {
       return true;
     }
   }
-  // A decimal literal: [+] digits [. digits] [e [+-] digits], or with the integer part omitted.
-  // A '-' sign can only give a value below 8, and Infinity is not an integer.
+  // A decimal literal: [+] digits [. digits] [e [+-] digits], or with the
+  // integer part omitted. A '-' sign can only give a value below 8, and
+  // Infinity is not an integer.
   if (*p == '+') ++p;
   const char* literal = p;
   size_t digits = 0;
@@ -136,13 +161,15 @@ bool windowBitsOf(const std::string& text, int* bits) noexcept {
     if (p == exponent) return false;
   }
   if (p != end) return false;
-  // from_chars rounds correctly, as JavaScript does ("7.99999999999999999" is 8), and ignores
-  // the locale.
+  // from_chars rounds correctly, as JavaScript does ("7.99999999999999999" is
+  // 8), and ignores the locale.
   double value = 0;
-  const auto result = std::from_chars(literal, end, value, std::chars_format::general);
+  const auto result =
+      std::from_chars(literal, end, value, std::chars_format::general);
   if (result.ec == std::errc::result_out_of_range) return false;
   if (result.ec != std::errc() || result.ptr != end) return false;
-  if (!(value >= 8 && value <= 15) || value != static_cast<double>(static_cast<int>(value))) {
+  if (!(value >= 8 && value <= 15) ||
+      value != static_cast<double>(static_cast<int>(value))) {
     return false;
   }
   *bits = static_cast<int>(value);
@@ -313,12 +340,13 @@ ExtensionParseResult parseExtensions(const char* header, size_t length) {
     }
   }
 
-  // The header must end inside or right after a token (a closing quote counts), never in
-  // whitespace, after a separator or inside a quoted string.
-  const bool endsInToken = where == Where::kInName || where == Where::kInParam ||
-                           where == Where::kInValue ||
-                           (where == Where::kAfterValue && !isSpace(static_cast<unsigned char>(
-                                                               header[length - 1])));
+  // The header must end inside or right after a token (a closing quote counts),
+  // never in whitespace, after a separator or inside a quoted string.
+  const bool endsInToken =
+      where == Where::kInName || where == Where::kInParam ||
+      where == Where::kInValue ||
+      (where == Where::kAfterValue &&
+       !isSpace(static_cast<unsigned char>(header[length - 1])));
   if (!endsInToken) return fail("Unexpected end of input");
   switch (where) {
     case Where::kInName:
@@ -338,10 +366,11 @@ ExtensionParseResult parseExtensions(const char* header, size_t length) {
   return result;
 }
 
-bool validateDeflateParams(const ExtensionOffer& offer, bool isResponse, DeflateParams* params,
-                           std::string* error) {
+bool validateDeflateParams(const ExtensionOffer& offer, bool isResponse,
+                           DeflateParams* params, std::string* error) {
   DeflateParams parsed;
-  // Distinct names in JavaScript key order, each with its first occurrence and its count.
+  // Distinct names in JavaScript key order, each with its first occurrence and
+  // its count.
   struct Key {
     const ExtensionParam* first;
     size_t count;
@@ -372,18 +401,20 @@ bool validateDeflateParams(const ExtensionOffer& offer, bool isResponse, Deflate
     return false;
   };
   const auto invalidValue = [&](const ExtensionParam& param) {
-    return reject("Invalid value for parameter \"" + param.name +
-                  "\": " + (param.hasValue ? param.value : std::string("true")));
+    return reject("Invalid value for parameter \"" + param.name + "\": " +
+                  (param.hasValue ? param.value : std::string("true")));
   };
 
   for (const Key& key : keys) {
     const ExtensionParam& param = *key.first;
     if (key.count > 1) {
-      return reject("Parameter \"" + param.name + "\" must have only a single value");
+      return reject("Parameter \"" + param.name +
+                    "\" must have only a single value");
     }
     if (param.name == "client_max_window_bits") {
       if (param.hasValue) {
-        if (!windowBitsOf(param.value, &parsed.clientMaxWindowBits)) return invalidValue(param);
+        if (!windowBitsOf(param.value, &parsed.clientMaxWindowBits))
+          return invalidValue(param);
       } else if (isResponse) {
         // RFC 7692 §7.1.2.2: a response must name the window it chose.
         return invalidValue(param);
@@ -392,7 +423,8 @@ bool validateDeflateParams(const ExtensionOffer& offer, bool isResponse, Deflate
       }
     } else if (param.name == "server_max_window_bits") {
       // RFC 7692 §7.1.2.1: this parameter always has a value.
-      if (!param.hasValue || !windowBitsOf(param.value, &parsed.serverMaxWindowBits)) {
+      if (!param.hasValue ||
+          !windowBitsOf(param.value, &parsed.serverMaxWindowBits)) {
         return invalidValue(param);
       }
     } else if (param.name == "client_no_context_takeover") {

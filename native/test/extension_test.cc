@@ -1,5 +1,6 @@
-// Tests of native/core/extension: ws's grammar table (results and error indexes), large
-// pathological headers, and permessage-deflate parameter validation with ws's messages.
+// Tests of native/core/extension: ws's grammar table (results and error
+// indexes), large pathological headers, and permessage-deflate parameter
+// validation with ws's messages.
 #include "extension.h"
 
 #include <cstdio>
@@ -39,8 +40,8 @@ void expect(const std::string& header, const std::string& rendered) {
   const std::string actual = render(parse(header));
   WSN_CHECK(actual == rendered);
   if (actual != rendered) {
-    std::fprintf(stderr, "  header [%s]: got [%s], want [%s]\n", header.c_str(), actual.c_str(),
-                 rendered.c_str());
+    std::fprintf(stderr, "  header [%s]: got [%s], want [%s]\n", header.c_str(),
+                 actual.c_str(), rendered.c_str());
   }
 }
 
@@ -102,9 +103,10 @@ void testGrammar() {
   expectError("foo\xc3\xa9", 3);
   expectError(std::string("fo\0o", 4), 2);
   // Premature end.
-  for (const char* header : {"", "foo, ", "foo;", "foo;bar,", "foo;bar; ", "foo;bar=",
-                             "foo;bar=\"baz", "foo;bar=\"1\\", "foo ", "foo;bar ", "foo;b=1 ",
-                             "foo;b=\"1\" ", "foo;b=\"", "foo;b=\"\\"}) {
+  for (const char* header :
+       {"", "foo, ", "foo;", "foo;bar,", "foo;bar; ",
+        "foo;bar=", "foo;bar=\"baz", "foo;bar=\"1\\", "foo ", "foo;bar ",
+        "foo;b=1 ", "foo;b=\"1\" ", "foo;b=\"", "foo;b=\"\\"}) {
     expect(header, "!Unexpected end of input");
   }
 }
@@ -123,7 +125,8 @@ void testPathological() {
   std::string commas = "a";
   while (commas.size() < size) commas += ",a";
   const ExtensionParseResult manyOffers = parse(commas);
-  WSN_CHECK(manyOffers.ok && manyOffers.offers.size() == (commas.size() + 1) / 2);
+  WSN_CHECK(manyOffers.ok &&
+            manyOffers.offers.size() == (commas.size() + 1) / 2);
 
   std::string params = "a";
   while (params.size() < size) params += ";b";
@@ -134,16 +137,18 @@ void testPathological() {
   std::string spaces = "a;b=1";
   spaces.append(size, ' ');
   expect(spaces, "!Unexpected end of input");
-  expect(spaces + "x", "!Unexpected character at index " + std::to_string(size + 5));
+  expect(spaces + "x",
+         "!Unexpected character at index " + std::to_string(size + 5));
 }
 
-std::string validate(const std::string& header, bool isResponse, DeflateParams* params = nullptr) {
+std::string validate(const std::string& header, bool isResponse,
+                     DeflateParams* params = nullptr) {
   const ExtensionParseResult parsed = parse(header);
   if (!parsed.ok || parsed.offers.size() != 1) return "parse failed";
   DeflateParams ignored;
   std::string error;
-  if (!wsn::validateDeflateParams(parsed.offers[0], isResponse, params ? params : &ignored,
-                                  &error)) {
+  if (!wsn::validateDeflateParams(parsed.offers[0], isResponse,
+                                  params ? params : &ignored, &error)) {
     return error;
   }
   return "ok";
@@ -152,7 +157,8 @@ std::string validate(const std::string& header, bool isResponse, DeflateParams* 
 void testDeflateParams() {
   DeflateParams params;
   WSN_CHECK(validate("permessage-deflate", false, &params) == "ok");
-  WSN_CHECK(!params.serverNoContextTakeover && !params.clientNoContextTakeover &&
+  WSN_CHECK(!params.serverNoContextTakeover &&
+            !params.clientNoContextTakeover &&
             params.serverMaxWindowBits == 0 && params.clientMaxWindowBits == 0);
 
   WSN_CHECK(validate("permessage-deflate; server_no_context_takeover; "
@@ -160,11 +166,14 @@ void testDeflateParams() {
                      "client_max_window_bits",
                      false, &params) == "ok");
   WSN_CHECK(params.serverNoContextTakeover && params.clientNoContextTakeover &&
-            params.serverMaxWindowBits == 10 && params.clientMaxWindowBits == -1);
+            params.serverMaxWindowBits == 10 &&
+            params.clientMaxWindowBits == -1);
 
-  WSN_CHECK(validate("permessage-deflate; client_max_window_bits=\"9\"", true, &params) == "ok");
+  WSN_CHECK(validate("permessage-deflate; client_max_window_bits=\"9\"", true,
+                     &params) == "ok");
   WSN_CHECK(params.clientMaxWindowBits == 9);
-  // Number("0x0f"), Number("1e1") and Number("+8") are all integers in range for ws too.
+  // Number("0x0f"), Number("1e1") and Number("+8") are all integers in range
+  // for ws too.
   WSN_CHECK(validate("p; server_max_window_bits=0x0f", true, &params) == "ok");
   WSN_CHECK(params.serverMaxWindowBits == 15);
   WSN_CHECK(validate("p; server_max_window_bits=1e1", true, &params) == "ok");
@@ -174,9 +183,11 @@ void testDeflateParams() {
   WSN_CHECK(validate("p; server_max_window_bits=8.0", true, &params) == "ok");
   WSN_CHECK(validate("p; server_max_window_bits=.9e1", true, &params) == "ok");
   WSN_CHECK(params.serverMaxWindowBits == 9);
-  WSN_CHECK(validate("p; server_max_window_bits=0b1000", true, &params) == "ok");
+  WSN_CHECK(validate("p; server_max_window_bits=0b1000", true, &params) ==
+            "ok");
   WSN_CHECK(params.serverMaxWindowBits == 8);
-  WSN_CHECK(validate("p; server_max_window_bits=14.99999999999999999", true, &params) == "ok");
+  WSN_CHECK(validate("p; server_max_window_bits=14.99999999999999999", true,
+                     &params) == "ok");
   WSN_CHECK(params.serverMaxWindowBits == 15);
 
   WSN_CHECK(validate("p; server_max_window_bits=7", true) ==
@@ -204,15 +215,19 @@ void testDeflateParams() {
   WSN_CHECK(validate("p; client_no_context_takeover=\"x\"", false) ==
             "Invalid value for parameter \"client_no_context_takeover\": x");
   WSN_CHECK(validate("p; foo", false) == "Unknown parameter \"foo\"");
-  WSN_CHECK(validate("p; server_no_context_takeover; server_no_context_takeover", false) ==
-            "Parameter \"server_no_context_takeover\" must have only a single value");
+  WSN_CHECK(
+      validate("p; server_no_context_takeover; server_no_context_takeover",
+               false) ==
+      "Parameter \"server_no_context_takeover\" must have only a single value");
   // The duplicate check runs before the name check, as in ws.
-  WSN_CHECK(validate("p; foo; foo", false) == "Parameter \"foo\" must have only a single value");
-  // Keys are visited in JavaScript object order: array indexes first, ascending.
+  WSN_CHECK(validate("p; foo; foo", false) ==
+            "Parameter \"foo\" must have only a single value");
+  // Keys are visited in JavaScript object order: array indexes first,
+  // ascending.
   WSN_CHECK(validate("p; foo; 7; 3", false) == "Unknown parameter \"3\"");
   WSN_CHECK(validate("p; foo; 07", false) == "Unknown parameter \"foo\"");
-  WSN_CHECK(validate("p; server_max_window_bits=7; 4294967295; 4294967294", false) ==
-            "Unknown parameter \"4294967294\"");
+  WSN_CHECK(validate("p; server_max_window_bits=7; 4294967295; 4294967294",
+                     false) == "Unknown parameter \"4294967294\"");
 }
 
 }  // namespace

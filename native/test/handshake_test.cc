@@ -1,4 +1,5 @@
-// Tests of native/core/handshake: the RFC 6455 §1.3 accept example and the key shape table.
+// Tests of native/core/handshake: the RFC 6455 §1.3 accept example and the key
+// shape table.
 #include "handshake.h"
 
 #include <cstring>
@@ -22,8 +23,10 @@ std::string acceptOf(const std::string& key) {
 
 int main() {
   // RFC 6455 §1.3.
-  WSN_CHECK(acceptOf("dGhlIHNhbXBsZSBub25jZQ==") == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
-  // RFC 6455 §4.2.1 does not re-check the key's shape before hashing: any bytes hash.
+  WSN_CHECK(acceptOf("dGhlIHNhbXBsZSBub25jZQ==") ==
+            "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+  // RFC 6455 §4.2.1 does not re-check the key's shape before hashing: any bytes
+  // hash.
   WSN_CHECK(acceptOf("").size() == 28);
   WSN_CHECK(acceptOf("x") != acceptOf("y"));
 
@@ -32,11 +35,11 @@ int main() {
   WSN_CHECK(validKey("//////////////////////=="));
   WSN_CHECK(validKey("AZaz09AZaz09AZaz09AZaz=="));
   WSN_CHECK(!validKey(""));
-  WSN_CHECK(!validKey("dGhlIHNhbXBsZSBub25jZQ="));     // 23 characters
-  WSN_CHECK(!validKey("dGhlIHNhbXBsZSBub25jZQ==="));   // 25 characters
-  WSN_CHECK(!validKey("dGhlIHNhbXBsZSBub25jZQAA"));    // no padding
-  WSN_CHECK(!validKey("dGhlIHNhbXBsZSBub25jZ==="));    // padding starts too early
-  WSN_CHECK(!validKey("dGhlIHNhbXBsZSBub25jZ-=="));    // base64url character
+  WSN_CHECK(!validKey("dGhlIHNhbXBsZSBub25jZQ="));    // 23 characters
+  WSN_CHECK(!validKey("dGhlIHNhbXBsZSBub25jZQ==="));  // 25 characters
+  WSN_CHECK(!validKey("dGhlIHNhbXBsZSBub25jZQAA"));   // no padding
+  WSN_CHECK(!validKey("dGhlIHNhbXBsZSBub25jZ==="));  // padding starts too early
+  WSN_CHECK(!validKey("dGhlIHNhbXBsZSBub25jZ-=="));  // base64url character
   WSN_CHECK(!validKey("dGhlIHNhbXBsZSBub25jZ_=="));
   WSN_CHECK(!validKey("dGhlIHNhbXBsZSBub25jZ =="));
   WSN_CHECK(!validKey(" dGhlIHNhbXBsZSBub25jZQ=="));

@@ -19,7 +19,9 @@ const TAIL = Buffer.from([0x00, 0x00, 0xff, 0xff]);
 const MESSAGE_TOO_BIG = 9;
 const INFLATE_FAILED = 13;
 const HELLO = Buffer.from('Hello');
-const HELLO_COMPRESSED = Buffer.from([0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]);
+const HELLO_COMPRESSED = Buffer.from([
+  0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00
+]);
 const HELLO_AGAIN = Buffer.from([0xf2, 0x00, 0x11, 0x00, 0x00]);
 
 /**
@@ -217,7 +219,10 @@ describe('Deflater and Inflater: round trips checked by Node zlib', () => {
         for (let i = 0; i < 5; i++) {
           messages.push(textLike(random, random() % 40000));
         }
-        const deflater = new binding.Deflater({ windowBits, noContextTakeover });
+        const deflater = new binding.Deflater({
+          windowBits,
+          noContextTakeover
+        });
         const inflater = new binding.Inflater(windowBits, noContextTakeover);
         const wire = [];
 
@@ -226,9 +231,14 @@ describe('Deflater and Inflater: round trips checked by Node zlib', () => {
           const parts = [];
           let offset = 0;
           do {
-            const size = Math.min(message.length - offset, 1 + (random() % 15000));
+            const size = Math.min(
+              message.length - offset,
+              1 + (random() % 15000)
+            );
             const fin = offset + size === message.length;
-            parts.push(deflater.compress(message.subarray(offset, offset + size), fin));
+            parts.push(
+              deflater.compress(message.subarray(offset, offset + size), fin)
+            );
             offset += size;
           } while (offset < message.length);
           const compressed = Buffer.concat(parts);
@@ -249,7 +259,10 @@ describe('Deflater and Inflater: round trips checked by Node zlib', () => {
           }
         } else {
           const stream = Buffer.concat(wire.flatMap((bytes) => [bytes, TAIL]));
-          expectBytes(zlib.inflateRawSync(stream, nodeOptions), Buffer.concat(messages));
+          expectBytes(
+            zlib.inflateRawSync(stream, nodeOptions),
+            Buffer.concat(messages)
+          );
         }
 
         // And the other way: Node's compressed messages through our inflater.
@@ -301,9 +314,9 @@ describe('Inflater: the limit is enforced while inflating', () => {
       if (typeof result === 'number') status = result;
     }
     expect(status).toBe(MESSAGE_TOO_BIG);
-    expect(await inflateAsync(new binding.Inflater(15, false), bomb, true, 1 << 20)).toBe(
-      MESSAGE_TOO_BIG
-    );
+    expect(
+      await inflateAsync(new binding.Inflater(15, false), bomb, true, 1 << 20)
+    ).toBe(MESSAGE_TOO_BIG);
     const growth = process.memoryUsage().rss - before;
     expect(growth).toBeLessThan(64 * 1024 * 1024);
   });
@@ -311,12 +324,12 @@ describe('Inflater: the limit is enforced while inflating', () => {
   it('accepts a message of exactly maxPayload bytes and rejects one byte more', () => {
     const message = Buffer.alloc(100000, 0x61);
     const compressed = new binding.Deflater({}).compress(message, true);
-    expect(new binding.Inflater(15, false).inflate(compressed, true, 100000)).toEqual(
-      message
-    );
-    expect(new binding.Inflater(15, false).inflate(compressed, true, 99999)).toBe(
-      MESSAGE_TOO_BIG
-    );
+    expect(
+      new binding.Inflater(15, false).inflate(compressed, true, 100000)
+    ).toEqual(message);
+    expect(
+      new binding.Inflater(15, false).inflate(compressed, true, 99999)
+    ).toBe(MESSAGE_TOO_BIG);
   });
 
   it('starts a new stream after a failure', () => {
@@ -330,12 +343,16 @@ describe('Inflater: the limit is enforced while inflating', () => {
 describe('Inflater: corrupt data', () => {
   it('returns InflateFailed for a reserved block type', () => {
     const inflater = new binding.Inflater(15, false);
-    expect(inflater.inflate(Buffer.from([0xff, 0xff, 0xff]), true, 0)).toBe(INFLATE_FAILED);
+    expect(inflater.inflate(Buffer.from([0xff, 0xff, 0xff]), true, 0)).toBe(
+      INFLATE_FAILED
+    );
   });
 
   it('returns InflateFailed for a stored block whose NLEN does not match', () => {
     const inflater = new binding.Inflater(15, false);
-    const bad = Buffer.from([0x00, 0x05, 0x00, 0x00, 0x00, 0x48, 0x65, 0x6c, 0x6c, 0x6f]);
+    const bad = Buffer.from([
+      0x00, 0x05, 0x00, 0x00, 0x00, 0x48, 0x65, 0x6c, 0x6c, 0x6f
+    ]);
     expect(inflater.inflate(bad, true, 0)).toBe(INFLATE_FAILED);
   });
 
@@ -347,10 +364,12 @@ describe('Inflater: corrupt data', () => {
 
   it('returns InflateFailed from inflateAsync too', async () => {
     const inflater = new binding.Inflater(15, false);
-    expect(await inflateAsync(inflater, Buffer.from([0xff, 0xff]), true, 0)).toBe(
-      INFLATE_FAILED
+    expect(
+      await inflateAsync(inflater, Buffer.from([0xff, 0xff]), true, 0)
+    ).toBe(INFLATE_FAILED);
+    expect(await inflateAsync(inflater, HELLO_COMPRESSED, true, 0)).toEqual(
+      HELLO
     );
-    expect(await inflateAsync(inflater, HELLO_COMPRESSED, true, 0)).toEqual(HELLO);
   });
 
   it('never throws on random bytes', () => {
@@ -359,7 +378,11 @@ describe('Inflater: corrupt data', () => {
     for (let i = 0; i < 300; i++) {
       const bytes = Buffer.alloc(1 + (random() % 64));
       for (let j = 0; j < bytes.length; j++) bytes[j] = random() & 0xff;
-      const result = new binding.Inflater(15, false).inflate(bytes, true, 1 << 16);
+      const result = new binding.Inflater(15, false).inflate(
+        bytes,
+        true,
+        1 << 16
+      );
       if (typeof result === 'number') {
         expect([MESSAGE_TOO_BIG, INFLATE_FAILED]).toContain(result);
         failures++;
@@ -413,7 +436,8 @@ describe('Deflater and Inflater: threadpool variants', () => {
   it('compressAsync gives the bytes compress gives, in call order', async () => {
     const random = makeRandom(42);
     const messages = [];
-    for (let i = 0; i < 6; i++) messages.push(textLike(random, random() % 100000));
+    for (let i = 0; i < 6; i++)
+      messages.push(textLike(random, random() % 100000));
     const sync = new binding.Deflater({});
     const expected = messages.map((message) => sync.compress(message, true));
 
@@ -436,8 +460,11 @@ describe('Deflater and Inflater: threadpool variants', () => {
     const random = makeRandom(43);
     const deflater = new binding.Deflater({});
     const messages = [];
-    for (let i = 0; i < 4; i++) messages.push(textLike(random, 1 + (random() % 200000)));
-    const compressed = messages.map((message) => deflater.compress(message, true));
+    for (let i = 0; i < 4; i++)
+      messages.push(textLike(random, 1 + (random() % 200000)));
+    const compressed = messages.map((message) =>
+      deflater.compress(message, true)
+    );
     const inflater = new binding.Inflater(15, false);
     const results = await Promise.all(
       compressed.map((bytes) => inflateAsync(inflater, bytes, true, 0))
@@ -459,7 +486,9 @@ describe('Deflater and Inflater: threadpool variants', () => {
     const pending = compressAsync(deflater, HELLO, true);
     expect(() => deflater.compress(HELLO, true)).toThrow(/still running/);
     const pendingInflate = inflateAsync(inflater, HELLO_COMPRESSED, true, 0);
-    expect(() => inflater.inflate(HELLO_COMPRESSED, true, 0)).toThrow(/still running/);
+    expect(() => inflater.inflate(HELLO_COMPRESSED, true, 0)).toThrow(
+      /still running/
+    );
     expect(await pending).toEqual(HELLO_COMPRESSED);
     expect(await pendingInflate).toEqual(HELLO);
     expect(deflater.compress(HELLO, true)).toEqual(HELLO_AGAIN);
@@ -482,13 +511,21 @@ describe('Deflater and Inflater: argument checks', () => {
     const deflater = new binding.Deflater({});
     const inflater = new binding.Inflater(15, false);
     expect(() => deflater.compress('Hello', true)).toThrow(TypeError);
-    expect(() => deflater.compress(new Uint16Array(2), true)).toThrow(TypeError);
+    expect(() => deflater.compress(new Uint16Array(2), true)).toThrow(
+      TypeError
+    );
     expect(() => deflater.compress(HELLO)).toThrow(TypeError);
     expect(() => deflater.compressAsync(HELLO, true)).toThrow(TypeError);
     expect(() => inflater.inflate(HELLO_COMPRESSED, true)).toThrow(TypeError);
-    expect(() => inflater.inflate(HELLO_COMPRESSED, true, -1)).toThrow(RangeError);
-    expect(() => inflater.inflate(HELLO_COMPRESSED, true, NaN)).toThrow(RangeError);
-    expect(() => inflater.inflateAsync(HELLO_COMPRESSED, true, 0)).toThrow(TypeError);
+    expect(() => inflater.inflate(HELLO_COMPRESSED, true, -1)).toThrow(
+      RangeError
+    );
+    expect(() => inflater.inflate(HELLO_COMPRESSED, true, NaN)).toThrow(
+      RangeError
+    );
+    expect(() => inflater.inflateAsync(HELLO_COMPRESSED, true, 0)).toThrow(
+      TypeError
+    );
     // Still usable after the bad calls.
     expect(deflater.compress(HELLO, true)).toEqual(HELLO_COMPRESSED);
     expect(inflater.inflate(HELLO_COMPRESSED, true, Infinity)).toEqual(HELLO);
@@ -498,6 +535,8 @@ describe('Deflater and Inflater: argument checks', () => {
     const backing = new Uint8Array(16);
     backing.set(HELLO, 3);
     const view = backing.subarray(3, 8);
-    expect(new binding.Deflater({}).compress(view, true)).toEqual(HELLO_COMPRESSED);
+    expect(new binding.Deflater({}).compress(view, true)).toEqual(
+      HELLO_COMPRESSED
+    );
   });
 });
