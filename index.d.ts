@@ -50,7 +50,10 @@ interface WebSocketListeners {
   ping: (data: Buffer) => void;
   pong: (data: Buffer) => void;
   redirect: (url: string, request: ClientRequest) => void;
-  'unexpected-response': (request: ClientRequest, response: IncomingMessage) => void;
+  'unexpected-response': (
+    request: ClientRequest,
+    response: IncomingMessage
+  ) => void;
 }
 
 /** A WebSocket connection (RFC 6455), client or server side. */
@@ -107,7 +110,10 @@ declare class WebSocket extends EventEmitter {
   /** A server-side WebSocket, attached to its socket later by the server. */
   constructor(address: null);
   /** A client that connects to `address` (ws:, wss:, http:, https: or ws+unix:). */
-  constructor(address: string | URL, options?: WebSocket.ClientOptions | ClientRequestArgs);
+  constructor(
+    address: string | URL,
+    options?: WebSocket.ClientOptions | ClientRequestArgs
+  );
   constructor(
     address: string | URL,
     protocols?: string | string[],
@@ -164,39 +170,70 @@ declare class WebSocket extends EventEmitter {
 
   on<K extends keyof WebSocketListeners>(
     event: K,
-    listener: (this: WebSocket, ...args: Parameters<WebSocketListeners[K]>) => void
+    listener: (
+      this: WebSocket,
+      ...args: Parameters<WebSocketListeners[K]>
+    ) => void
   ): this;
-  on(event: string | symbol, listener: (this: WebSocket, ...args: any[]) => void): this;
+  on(
+    event: string | symbol,
+    listener: (this: WebSocket, ...args: any[]) => void
+  ): this;
   once<K extends keyof WebSocketListeners>(
     event: K,
-    listener: (this: WebSocket, ...args: Parameters<WebSocketListeners[K]>) => void
+    listener: (
+      this: WebSocket,
+      ...args: Parameters<WebSocketListeners[K]>
+    ) => void
   ): this;
-  once(event: string | symbol, listener: (this: WebSocket, ...args: any[]) => void): this;
+  once(
+    event: string | symbol,
+    listener: (this: WebSocket, ...args: any[]) => void
+  ): this;
   off<K extends keyof WebSocketListeners>(
     event: K,
-    listener: (this: WebSocket, ...args: Parameters<WebSocketListeners[K]>) => void
+    listener: (
+      this: WebSocket,
+      ...args: Parameters<WebSocketListeners[K]>
+    ) => void
   ): this;
-  off(event: string | symbol, listener: (this: WebSocket, ...args: any[]) => void): this;
-  addListener<K extends keyof WebSocketListeners>(event: K, listener: WebSocketListeners[K]): this;
+  off(
+    event: string | symbol,
+    listener: (this: WebSocket, ...args: any[]) => void
+  ): this;
+  addListener<K extends keyof WebSocketListeners>(
+    event: K,
+    listener: WebSocketListeners[K]
+  ): this;
   addListener(event: string | symbol, listener: (...args: any[]) => void): this;
   removeListener<K extends keyof WebSocketListeners>(
     event: K,
     listener: WebSocketListeners[K]
   ): this;
-  removeListener(event: string | symbol, listener: (...args: any[]) => void): this;
+  removeListener(
+    event: string | symbol,
+    listener: (...args: any[]) => void
+  ): this;
 }
 
 declare const WebSocketClass: typeof WebSocket;
 interface WebSocketClass extends WebSocket {}
 
 /** Listener signatures of the server events, by event name. */
-interface ServerListeners<T extends typeof WebSocket, U extends typeof IncomingMessage> {
+interface ServerListeners<
+  T extends typeof WebSocket,
+  U extends typeof IncomingMessage
+> {
   connection: (websocket: InstanceType<T>, request: InstanceType<U>) => void;
   error: (error: Error) => void;
   headers: (headers: string[], request: InstanceType<U>) => void;
   close: () => void;
   listening: () => void;
-  wsClientError: (error: Error, socket: Duplex, request: InstanceType<U>) => void;
+  wsClientError: (
+    error: Error,
+    socket: Duplex,
+    request: InstanceType<U>
+  ) => void;
 }
 
 declare namespace WebSocket {
@@ -213,17 +250,17 @@ declare namespace WebSocket {
   type CertMeta = string | string[] | Buffer | Buffer[];
 
   /** Inspects an upgrade request; returns whether to accept it. */
-  type VerifyClientCallbackSync<Request extends IncomingMessage = IncomingMessage> = (info: {
-    origin: string;
-    secure: boolean;
-    req: Request;
-  }) => boolean;
+  type VerifyClientCallbackSync<
+    Request extends IncomingMessage = IncomingMessage
+  > = (info: { origin: string; secure: boolean; req: Request }) => boolean;
 
   /**
    * Inspects an upgrade request and answers through `callback`; a rejection may carry the HTTP
    * status code, body and extra headers.
    */
-  type VerifyClientCallbackAsync<Request extends IncomingMessage = IncomingMessage> = (
+  type VerifyClientCallbackAsync<
+    Request extends IncomingMessage = IncomingMessage
+  > = (
     info: { origin: string; secure: boolean; req: Request },
     callback: (
       res: boolean,
@@ -234,7 +271,10 @@ declare namespace WebSocket {
   ) => void;
 
   /** Last-minute changes to the client's request; it must call `request.end()`. */
-  type FinishRequestCallback = (request: ClientRequest, websocket: WebSocket) => void;
+  type FinishRequestCallback = (
+    request: ClientRequest,
+    websocket: WebSocket
+  ) => void;
 
   interface ClientOptions extends SecureContextOptions {
     protocol?: string | undefined;
@@ -362,7 +402,10 @@ declare namespace WebSocket {
       | VerifyClientCallbackAsync<InstanceType<V>>
       | VerifyClientCallbackSync<InstanceType<V>>
       | undefined;
-    handleProtocols?: (protocols: Set<string>, request: InstanceType<V>) => string | false;
+    handleProtocols?: (
+      protocols: Set<string>,
+      request: InstanceType<V>
+    ) => string | false;
     path?: string | undefined;
     noServer?: boolean | undefined;
     allowSynchronousEvents?: boolean | undefined;
@@ -409,29 +452,53 @@ declare namespace WebSocket {
 
     on<K extends keyof ServerListeners<T, U>>(
       event: K,
-      listener: (this: Server<T>, ...args: Parameters<ServerListeners<T, U>[K]>) => void
+      listener: (
+        this: Server<T>,
+        ...args: Parameters<ServerListeners<T, U>[K]>
+      ) => void
     ): this;
-    on(event: string | symbol, listener: (this: Server<T>, ...args: any[]) => void): this;
+    on(
+      event: string | symbol,
+      listener: (this: Server<T>, ...args: any[]) => void
+    ): this;
     once<K extends keyof ServerListeners<T, U>>(
       event: K,
-      listener: (this: Server<T>, ...args: Parameters<ServerListeners<T, U>[K]>) => void
+      listener: (
+        this: Server<T>,
+        ...args: Parameters<ServerListeners<T, U>[K]>
+      ) => void
     ): this;
-    once(event: string | symbol, listener: (this: Server<T>, ...args: any[]) => void): this;
+    once(
+      event: string | symbol,
+      listener: (this: Server<T>, ...args: any[]) => void
+    ): this;
     off<K extends keyof ServerListeners<T, U>>(
       event: K,
-      listener: (this: Server<T>, ...args: Parameters<ServerListeners<T, U>[K]>) => void
+      listener: (
+        this: Server<T>,
+        ...args: Parameters<ServerListeners<T, U>[K]>
+      ) => void
     ): this;
-    off(event: string | symbol, listener: (this: Server<T>, ...args: any[]) => void): this;
+    off(
+      event: string | symbol,
+      listener: (this: Server<T>, ...args: any[]) => void
+    ): this;
     addListener<K extends keyof ServerListeners<T, U>>(
       event: K,
       listener: ServerListeners<T, U>[K]
     ): this;
-    addListener(event: string | symbol, listener: (...args: any[]) => void): this;
+    addListener(
+      event: string | symbol,
+      listener: (...args: any[]) => void
+    ): this;
     removeListener<K extends keyof ServerListeners<T, U>>(
       event: K,
       listener: ServerListeners<T, U>[K]
     ): this;
-    removeListener(event: string | symbol, listener: (...args: any[]) => void): this;
+    removeListener(
+      event: string | symbol,
+      listener: (...args: any[]) => void
+    ): this;
   }
 
   const WebSocketServer: typeof Server;
@@ -440,7 +507,10 @@ declare namespace WebSocket {
   interface WebSocket extends WebSocketClass {}
 
   /** Wraps a WebSocket in a Duplex stream (messages in, writes out). */
-  function createWebSocketStream(websocket: WebSocket, options?: DuplexOptions): Duplex;
+  function createWebSocketStream(
+    websocket: WebSocket,
+    options?: DuplexOptions
+  ): Duplex;
 
   /** Options of `Sender.frame()`. */
   interface FrameOptions {
@@ -476,13 +546,19 @@ declare namespace WebSocket {
     ): void;
     ping(data: BufferLike, mask: boolean, cb?: (err?: Error) => void): void;
     pong(data: BufferLike, mask: boolean, cb?: (err?: Error) => void): void;
-    close(code?: number, data?: string | Buffer, mask?: boolean, cb?: (err?: Error) => void): void;
+    close(
+      code?: number,
+      data?: string | Buffer,
+      mask?: boolean,
+      cb?: (err?: Error) => void
+    ): void;
   }
 
   /** Options of the Receiver. */
   interface ReceiverOptions {
     allowSynchronousEvents?: boolean | undefined;
-    binaryType?: 'nodebuffer' | 'arraybuffer' | 'fragments' | 'blob' | undefined;
+    binaryType?:
+      'nodebuffer' | 'arraybuffer' | 'fragments' | 'blob' | undefined;
     extensions?: { [name: string]: PerMessageDeflate } | undefined;
     isServer?: boolean | undefined;
     maxPayload?: number | undefined;
@@ -516,17 +592,33 @@ declare namespace WebSocket {
       [name: string]: boolean | number;
     };
     cleanup(): void;
-    compress(data: Buffer | string, fin: boolean, callback: (err: Error | null, result?: Buffer) => void): void;
-    decompress(data: Buffer, fin: boolean, callback: (err: Error | null, result?: Buffer) => void): void;
+    compress(
+      data: Buffer | string,
+      fin: boolean,
+      callback: (err: Error | null, result?: Buffer) => void
+    ): void;
+    decompress(
+      data: Buffer,
+      fin: boolean,
+      callback: (err: Error | null, result?: Buffer) => void
+    ): void;
   }
 
   /** Sec-WebSocket-Extensions grammar (RFC 6455 §9.1). */
   namespace extension {
-    function parse(header: string): { [name: string]: Array<{ [param: string]: Array<string | true> }> };
+    function parse(header: string): {
+      [name: string]: Array<{ [param: string]: Array<string | true> }>;
+    };
     function format(extensions: {
       [name: string]:
-        | { [param: string]: string | number | true | Array<string | number | true> }
-        | Array<{ [param: string]: string | number | true | Array<string | number | true> }>;
+        | {
+            [param: string]:
+              string | number | true | Array<string | number | true>;
+          }
+        | Array<{
+            [param: string]:
+              string | number | true | Array<string | number | true>;
+          }>;
     }): string;
   }
 

@@ -84,6 +84,8 @@ if (mode === 'server') {
 } else if (mode === undefined) {
   startServer(0, (boundPort) => startClient(boundPort, '127.0.0.1'));
 } else {
-  console.error('usage: node examples/peer-to-peer.js [server|client] [port] [host]');
+  console.error(
+    'usage: node examples/peer-to-peer.js [server|client] [port] [host]'
+  );
   process.exitCode = 2;
 }

@@ -167,7 +167,10 @@ function wrap(stream, options) {
   if (!Buffer.isBuffer(opts.head)) {
     throw new TypeError('The "head" option must be a Buffer');
   }
-  if (opts.generateMask !== undefined && typeof opts.generateMask !== 'function') {
+  if (
+    opts.generateMask !== undefined &&
+    typeof opts.generateMask !== 'function'
+  ) {
     throw new TypeError('The "generateMask" option must be a function');
   }
 

@@ -59,7 +59,10 @@ function parse(header) {
         state = AFTER_NAME;
       }
     } else if (code === 0x2c) {
-      addName(protocols, header.slice(nameStart, state === IN_NAME ? i : nameEnd));
+      addName(
+        protocols,
+        header.slice(nameStart, state === IN_NAME ? i : nameEnd)
+      );
       state = BEFORE_NAME;
     } else {
       throw new SyntaxError(`Unexpected character at index ${i}`);

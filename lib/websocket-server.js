@@ -101,7 +101,12 @@ class WebSocketServer extends EventEmitter {
     if (options.port != null) {
       // Plain HTTP requests to a port we own get 426 (RFC 7231 §6.5.15).
       this._server = http.createServer(answerUpgradeRequired);
-      this._server.listen(options.port, options.host, options.backlog, callback);
+      this._server.listen(
+        options.port,
+        options.host,
+        options.backlog,
+        callback
+      );
     } else if (options.server) {
       this._server = options.server;
     }

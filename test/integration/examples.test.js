@@ -11,7 +11,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { recordEvents, within } from '../helpers/harness.js';
 
 const require = createRequire(import.meta.url);
-const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
+const ROOT = path.resolve(
+  path.dirname(new URL(import.meta.url).pathname),
+  '../..'
+);
 const WebSocket = require('../../index.js');
 
 const children = new Set();
@@ -103,7 +106,11 @@ function get(url) {
         res.setEncoding('utf8');
         res.on('data', (chunk) => (body += chunk));
         res.on('end', () =>
-          resolve({ statusCode: res.statusCode, type: res.headers['content-type'], body })
+          resolve({
+            statusCode: res.statusCode,
+            type: res.headers['content-type'],
+            body
+          })
         );
       })
       .on('error', reject);
@@ -113,12 +120,16 @@ function get(url) {
 describe('examples/echo-server.js', () => {
   it('echoes text and binary messages and shuts down cleanly on SIGTERM', async () => {
     const example = startExample('examples/echo-server.js', [], { PORT: '0' });
-    const [, port] = await example.waitFor(/^echo server listening on ws:\/\/localhost:(\d+)$/);
+    const [, port] = await example.waitFor(
+      /^echo server listening on ws:\/\/localhost:(\d+)$/
+    );
     const { ws, events } = await connect(`ws://localhost:${port}`);
     ws.send('hello');
     ws.send(Buffer.from([0, 1, 2, 255]));
     const messages = await events.waitCount('message', 2);
-    expect(messages.map(([, data, isBinary]) => [Buffer.from(data), isBinary])).toEqual([
+    expect(
+      messages.map(([, data, isBinary]) => [Buffer.from(data), isBinary])
+    ).toEqual([
       [Buffer.from('hello'), false],
       [Buffer.from([0, 1, 2, 255]), true]
     ]);
@@ -126,14 +137,18 @@ describe('examples/echo-server.js', () => {
     example.child.kill('SIGTERM');
     const [, code, reason] = await events.wait('close', 5000);
     expect([code, reason.toString()]).toEqual([1001, 'server shutting down']);
-    expect(await within(example.exited, 5000, 'the echo server to exit')).toEqual({
+    expect(
+      await within(example.exited, 5000, 'the echo server to exit')
+    ).toEqual({
       code: 0,
       signal: null
     });
   }, 30000);
 
   it('listens on 8080 without PORT', async () => {
-    const example = startExample('examples/echo-server.js', [], { PORT: undefined });
+    const example = startExample('examples/echo-server.js', [], {
+      PORT: undefined
+    });
     const probe = await Promise.race([
       example.waitFor(/listening on ws:\/\/localhost:(\d+)$/),
       example.waitFor(/EADDRINUSE/)
@@ -146,8 +161,12 @@ describe('examples/echo-server.js', () => {
 
 describe('examples/express-chat', () => {
   it('serves the page and broadcasts chat messages to every client', async () => {
-    const example = startExample('examples/express-chat/server.js', [], { PORT: '0' });
-    const [, port] = await example.waitFor(/^chat listening on http:\/\/localhost:(\d+)$/);
+    const example = startExample('examples/express-chat/server.js', [], {
+      PORT: '0'
+    });
+    const [, port] = await example.waitFor(
+      /^chat listening on http:\/\/localhost:(\d+)$/
+    );
 
     const page = await get(`http://localhost:${port}/`);
     expect(page.statusCode).toBe(200);
@@ -157,13 +176,20 @@ describe('examples/express-chat', () => {
 
     const alice = await connect(`ws://localhost:${port}/chat`);
     const [, aliceWelcome] = await alice.events.wait('message');
-    expect(JSON.parse(aliceWelcome)).toEqual({ type: 'welcome', name: 'guest-1' });
+    expect(JSON.parse(aliceWelcome)).toEqual({
+      type: 'welcome',
+      name: 'guest-1'
+    });
     const bob = await connect(`ws://localhost:${port}/chat`);
     await alice.events.waitCount('message', 3);
 
     alice.ws.send('hi everyone');
-    const aliceSeen = (await alice.events.waitCount('message', 4)).map(([, d]) => JSON.parse(d));
-    const bobSeen = (await bob.events.waitCount('message', 3)).map(([, d]) => JSON.parse(d));
+    const aliceSeen = (await alice.events.waitCount('message', 4)).map(
+      ([, d]) => JSON.parse(d)
+    );
+    const bobSeen = (await bob.events.waitCount('message', 3)).map(([, d]) =>
+      JSON.parse(d)
+    );
     const said = { type: 'message', name: 'guest-1', text: 'hi everyone' };
     expect(aliceSeen).toEqual([
       { type: 'welcome', name: 'guest-1' },
@@ -171,20 +197,30 @@ describe('examples/express-chat', () => {
       { type: 'join', name: 'guest-2' },
       said
     ]);
-    expect(bobSeen).toEqual([{ type: 'welcome', name: 'guest-2' }, { type: 'join', name: 'guest-2' }, said]);
+    expect(bobSeen).toEqual([
+      { type: 'welcome', name: 'guest-2' },
+      { type: 'join', name: 'guest-2' },
+      said
+    ]);
 
     bob.ws.close();
-    const [, left] = await alice.events.waitCount('message', 5).then((all) => all[4]);
+    const [, left] = await alice.events
+      .waitCount('message', 5)
+      .then((all) => all[4]);
     expect(JSON.parse(left)).toEqual({ type: 'leave', name: 'guest-2' });
 
     // Upgrades elsewhere than /chat are refused.
     const stray = new WebSocket(`ws://localhost:${port}/elsewhere`);
     sockets.add(stray);
-    const [error] = await new Promise((resolve) => stray.once('error', (...args) => resolve(args)));
+    const [error] = await new Promise((resolve) =>
+      stray.once('error', (...args) => resolve(args))
+    );
     expect(error.message).toBe('Unexpected server response: 404');
 
     example.child.kill('SIGTERM');
-    expect(await within(example.exited, 5000, 'the chat server to exit')).toEqual({
+    expect(
+      await within(example.exited, 5000, 'the chat server to exit')
+    ).toEqual({
       code: 0,
       signal: null
     });
@@ -205,23 +241,39 @@ describe('examples/peer-to-peer.js', () => {
 
   it('talks over plain TCP with both sides in one process', async () => {
     const example = startExample('examples/peer-to-peer.js');
-    const { code } = await within(example.exited, 10000, 'the example to finish');
+    const { code } = await within(
+      example.exited,
+      10000,
+      'the example to finish'
+    );
     expect(code).toBe(0);
     expect(example.lines[0]).toMatch(/^peer server listening on port \d+$/);
-    expect([...example.lines.slice(1)].sort()).toEqual([...conversation].sort());
+    expect([...example.lines.slice(1)].sort()).toEqual(
+      [...conversation].sort()
+    );
   }, 30000);
 
   it('talks over plain TCP between a server process and a client process', async () => {
     const server = startExample('examples/peer-to-peer.js', ['server', '0']);
-    const [, port] = await server.waitFor(/^peer server listening on port (\d+)$/);
-    const client = startExample('examples/peer-to-peer.js', ['client', port, '127.0.0.1']);
+    const [, port] = await server.waitFor(
+      /^peer server listening on port (\d+)$/
+    );
+    const client = startExample('examples/peer-to-peer.js', [
+      'client',
+      port,
+      '127.0.0.1'
+    ]);
     const [serverExit, clientExit] = await within(
       Promise.all([server.exited, client.exited]),
       10000,
       'both sides to finish'
     );
     expect([serverExit.code, clientExit.code]).toEqual([0, 0]);
-    expect(server.lines.slice(1)).toEqual(conversation.filter((line) => line.startsWith('server')));
-    expect(client.lines).toEqual(conversation.filter((line) => line.startsWith('client')));
+    expect(server.lines.slice(1)).toEqual(
+      conversation.filter((line) => line.startsWith('server'))
+    );
+    expect(client.lines).toEqual(
+      conversation.filter((line) => line.startsWith('client'))
+    );
   }, 30000);
 });

@@ -11,7 +11,10 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const require = createRequire(import.meta.url);
-const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
+const ROOT = path.resolve(
+  path.dirname(new URL(import.meta.url).pathname),
+  '../..'
+);
 const WS_ROOT = path.dirname(require.resolve('ws'));
 
 const ours = require('../../index.js');
@@ -20,25 +23,39 @@ const ws = require('ws');
 /** The own property names of an object, sorted, without the ones every function has. */
 function ownNames(object) {
   return Object.getOwnPropertyNames(object)
-    .filter((name) => !['length', 'name', 'prototype', 'arguments', 'caller'].includes(name))
+    .filter(
+      (name) =>
+        !['length', 'name', 'prototype', 'arguments', 'caller'].includes(name)
+    )
     .sort();
 }
 
 /** Describes a value by kind, so two exports compare by shape. */
 function kind(value) {
   if (typeof value === 'function') {
-    return /^class\b/.test(Function.prototype.toString.call(value)) ? 'class' : 'function';
+    return /^class\b/.test(Function.prototype.toString.call(value))
+      ? 'class'
+      : 'function';
   }
-  if (value !== null && typeof value === 'object') return `object(${ownNames(value).join()})`;
+  if (value !== null && typeof value === 'object')
+    return `object(${ownNames(value).join()})`;
   return `${typeof value}:${value}`;
 }
 
 /** Runs a command; resolves with its exit code and output. */
 function run(file, args, options) {
   return new Promise((resolve) => {
-    execFile(file, args, { timeout: 120000, ...options }, (error, stdout, stderr) => {
-      resolve({ code: error ? (error.code ?? 1) : 0, output: `${stdout}${stderr}` });
-    });
+    execFile(
+      file,
+      args,
+      { timeout: 120000, ...options },
+      (error, stdout, stderr) => {
+        resolve({
+          code: error ? (error.code ?? 1) : 0,
+          output: `${stdout}${stderr}`
+        });
+      }
+    );
   });
 }
 
@@ -50,7 +67,9 @@ let scratch;
 
 beforeAll(() => {
   scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'wsn-exports-'));
-  fs.mkdirSync(path.join(scratch, 'node_modules', '@types'), { recursive: true });
+  fs.mkdirSync(path.join(scratch, 'node_modules', '@types'), {
+    recursive: true
+  });
   fs.symlinkSync(ROOT, path.join(scratch, 'node_modules', 'ws-native'), 'dir');
   fs.symlinkSync(
     path.join(ROOT, 'node_modules', '@types', 'node'),
@@ -75,7 +94,9 @@ describe('CommonJS entry point (index.js)', () => {
   it('exports the WebSocket class itself, with its aliases', () => {
     expect(ours.WebSocket).toBe(ours);
     expect(ours.Server).toBe(ours.WebSocketServer);
-    expect([ours.CONNECTING, ours.OPEN, ours.CLOSING, ours.CLOSED]).toEqual([0, 1, 2, 3]);
+    expect([ours.CONNECTING, ours.OPEN, ours.CLOSING, ours.CLOSED]).toEqual([
+      0, 1, 2, 3
+    ]);
     expect(ours.PerMessageDeflate.extensionName).toBe('permessage-deflate');
     expect(Object.keys(ours.extension).sort()).toEqual(['format', 'parse']);
     expect(Object.keys(ours.subprotocol)).toEqual(['parse']);
@@ -87,8 +108,15 @@ describe('CommonJS entry point (index.js)', () => {
       ownNames(cls.prototype).filter((name) => !name.startsWith('_'));
     // The Receiver's own methods are its parsing steps, which the native parser replaces; its
     // interface is the Writable one and its events.
-    expect(ours.Receiver.prototype).toBeInstanceOf(require('node:stream').Writable);
-    for (const name of ['WebSocket', 'WebSocketServer', 'Sender', 'PerMessageDeflate']) {
+    expect(ours.Receiver.prototype).toBeInstanceOf(
+      require('node:stream').Writable
+    );
+    for (const name of [
+      'WebSocket',
+      'WebSocketServer',
+      'Sender',
+      'PerMessageDeflate'
+    ]) {
       const missing = publicNames(ws[name]).filter(
         (method) => !publicNames(ours[name]).includes(method)
       );
@@ -105,7 +133,9 @@ describe('CommonJS entry point (index.js)', () => {
 
 describe('ES module entry point (wrapper.mjs)', () => {
   it("has ws's named exports and the same default export as require()", async () => {
-    const esm = await import(pathToFileURL(path.join(ROOT, 'wrapper.mjs')).href);
+    const esm = await import(
+      pathToFileURL(path.join(ROOT, 'wrapper.mjs')).href
+    );
     const wsEsm = await import('ws');
     expect(Object.keys(esm).sort()).toEqual(Object.keys(wsEsm).sort());
     expect(esm.default).toBe(ours);
@@ -207,12 +237,18 @@ describe('index.d.ts', () => {
       '--types',
       'node'
     ];
-    const good = await run(process.execPath, [TSC, ...flags, 'good.mts', 'good.cts'], {
-      cwd: scratch
-    });
+    const good = await run(
+      process.execPath,
+      [TSC, ...flags, 'good.mts', 'good.cts'],
+      {
+        cwd: scratch
+      }
+    );
     expect(good.output).toBe('');
     expect(good.code).toBe(0);
-    const bad = await run(process.execPath, [TSC, ...flags, 'bad.mts'], { cwd: scratch });
+    const bad = await run(process.execPath, [TSC, ...flags, 'bad.mts'], {
+      cwd: scratch
+    });
     expect(bad.code).not.toBe(0);
     expect(bad.output).toMatch(/bad\.mts\(2,\d+\): error TS2322/);
   }, 120000);

@@ -101,7 +101,7 @@ describe('extension.parse', () => {
     if (expected) expect(result).toStrictEqual({ value: offers(expected) });
   });
 
-  it.each(INVALID)('rejects %j with ws\'s message', (header, message) => {
+  it.each(INVALID)("rejects %j with ws's message", (header, message) => {
     expect(outcome(parse, header)).toEqual({ error: message });
     expect(outcome(wsExtension.parse, header)).toEqual({ error: message });
   });
@@ -128,7 +128,21 @@ describe('extension.parse', () => {
   it('agrees with ws on 5000 random headers', () => {
     const random = makeRandom(0xe47);
     const alphabet = [
-      'a', 'b', 'x', ';', ';', ',', '=', '=', '"', '"', '\\', ' ', '\t', '1', '\u00e9'
+      'a',
+      'b',
+      'x',
+      ';',
+      ';',
+      ',',
+      '=',
+      '=',
+      '"',
+      '"',
+      '\\',
+      ' ',
+      '\t',
+      '1',
+      '\u00e9'
     ];
     for (let n = 0; n < 5000; n++) {
       let header = '';
@@ -143,7 +157,9 @@ describe('extension.parse', () => {
   });
 
   it('runs in linear time on long headers', () => {
-    const many = Array.from({ length: 20000 }, (_, i) => `e${i}; p=${i}`).join(', ');
+    const many = Array.from({ length: 20000 }, (_, i) => `e${i}; p=${i}`).join(
+      ', '
+    );
     const quoted = `foo; bar="${'\\a'.repeat(1 << 18)}"`;
     const start = process.hrtime.bigint();
     expect(Object.keys(parse(many))).toHaveLength(20000);
@@ -160,7 +176,11 @@ const FORMAT_TABLE = [
   [{ foo: { bar: true } }, 'foo; bar'],
   [{ foo: { bar: [true, 1, 'x'] } }, 'foo; bar; bar=1; bar=x'],
   [
-    { 'permessage-deflate': [{ client_max_window_bits: true, server_max_window_bits: 10 }] },
+    {
+      'permessage-deflate': [
+        { client_max_window_bits: true, server_max_window_bits: 10 }
+      ]
+    },
     'permessage-deflate; client_max_window_bits; server_max_window_bits=10'
   ],
   [{ a: { x: true }, b: [{ y: 2 }, { z: [true] }] }, 'a; x, b; y=2, b; z'],

@@ -9,7 +9,12 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { duplexPair } from '../helpers/duplex-pair.js';
 import { cleanup, recordEvents, track, within } from '../helpers/harness.js';
 import { RawConnection } from '../helpers/raw-client.js';
-import { encodeFrame, MessageDeflater, MessageInflater, OP } from '../helpers/wire.js';
+import {
+  encodeFrame,
+  MessageDeflater,
+  MessageInflater,
+  OP
+} from '../helpers/wire.js';
 
 const require = createRequire(import.meta.url);
 const WebSocket = require('../../index.js');
@@ -49,14 +54,22 @@ function wrapBoth(serverStream, clientStream, options = {}) {
     server.terminate();
     client.terminate();
   });
-  return { server, client, serverEvents: recordEvents(server), clientEvents: recordEvents(client) };
+  return {
+    server,
+    client,
+    serverEvents: recordEvents(server),
+    clientEvents: recordEvents(client)
+  };
 }
 
 const TRANSPORTS = [
-  ['TCP sockets', async () => {
-    const { serverSide, clientSide } = await tcpPair();
-    return [serverSide, clientSide];
-  }],
+  [
+    'TCP sockets',
+    async () => {
+      const { serverSide, clientSide } = await tcpPair();
+      return [serverSide, clientSide];
+    }
+  ],
   ['an in-memory duplex pair', async () => memoryPair()]
 ];
 
@@ -64,14 +77,20 @@ describe.each(TRANSPORTS)('WebSocket.wrap over %s', (name, makePair) => {
   it('opens both ends at once and exchanges text, binary, pings and a close', async () => {
     const [a, b] = await makePair();
     const { server, client, serverEvents, clientEvents } = wrapBoth(a, b);
-    expect([server.readyState, client.readyState]).toEqual([WebSocket.OPEN, WebSocket.OPEN]);
+    expect([server.readyState, client.readyState]).toEqual([
+      WebSocket.OPEN,
+      WebSocket.OPEN
+    ]);
     expect(server).toBeInstanceOf(WebSocket);
 
     client.send('hello');
     client.send(Buffer.from([1, 2, 3]));
     const [, text, textIsBinary] = await serverEvents.wait('message');
     expect([text.toString(), textIsBinary]).toEqual(['hello', false]);
-    const [, [, binary, binaryIsBinary]] = await serverEvents.waitCount('message', 2);
+    const [, [, binary, binaryIsBinary]] = await serverEvents.waitCount(
+      'message',
+      2
+    );
     expect([binary, binaryIsBinary]).toEqual([Buffer.from([1, 2, 3]), true]);
 
     server.send('world');
@@ -81,7 +100,10 @@ describe.each(TRANSPORTS)('WebSocket.wrap over %s', (name, makePair) => {
     server.ping('are you there');
     const [, ping] = await clientEvents.wait('ping');
     const [, pong] = await serverEvents.wait('pong');
-    expect([ping.toString(), pong.toString()]).toEqual(['are you there', 'are you there']);
+    expect([ping.toString(), pong.toString()]).toEqual([
+      'are you there',
+      'are you there'
+    ]);
 
     client.close(4000, 'bye');
     const [, serverCode, serverReason] = await serverEvents.wait('close');
@@ -99,7 +121,9 @@ describe.each(TRANSPORTS)('WebSocket.wrap over %s', (name, makePair) => {
       clientMaxWindowBits: 10,
       threshold: 0
     };
-    const { server, client, serverEvents, clientEvents } = wrapBoth(a, b, { perMessageDeflate });
+    const { server, client, serverEvents, clientEvents } = wrapBoth(a, b, {
+      perMessageDeflate
+    });
     expect([server.extensions, client.extensions]).toEqual([
       'permessage-deflate',
       'permessage-deflate'
@@ -167,12 +191,17 @@ describe('WebSocket.wrap on the wire', () => {
     const peer = new RawConnection(remote, 'client');
     peer.sendText('late');
     const messages = await events.waitCount('message', 2);
-    expect(messages.map(([, data]) => data.toString())).toEqual(['early', 'late']);
+    expect(messages.map(([, data]) => data.toString())).toEqual([
+      'early',
+      'late'
+    ]);
   });
 
   it('reports the agreed subprotocol', () => {
     const [local] = memoryPair();
-    expect(WebSocket.wrap(local, { protocol: 'chat.v2' }).protocol).toBe('chat.v2');
+    expect(WebSocket.wrap(local, { protocol: 'chat.v2' }).protocol).toBe(
+      'chat.v2'
+    );
     const [other] = memoryPair();
     expect(WebSocket.wrap(other).protocol).toBe('');
   });
@@ -181,7 +210,11 @@ describe('WebSocket.wrap on the wire', () => {
     const [local, remote] = memoryPair();
     const ws = WebSocket.wrap(local, {
       isServer: false,
-      perMessageDeflate: { clientMaxWindowBits: 9, clientNoContextTakeover: true, threshold: 0 }
+      perMessageDeflate: {
+        clientMaxWindowBits: 9,
+        clientNoContextTakeover: true,
+        threshold: 0
+      }
     });
     const events = recordEvents(ws);
     const peer = new RawConnection(remote, 'server');
@@ -193,13 +226,20 @@ describe('WebSocket.wrap on the wire', () => {
     expect([first.rsv1, first.masked, second.rsv1]).toEqual([true, true, true]);
     // No context takeover: each message inflates alone, with a 2^9 window.
     for (const frame of [first, second]) {
-      const inflater = new MessageInflater({ windowBits: 9, noContextTakeover: true });
+      const inflater = new MessageInflater({
+        windowBits: 9,
+        noContextTakeover: true
+      });
       expect((await inflater.inflate(frame.payload)).toString()).toBe(text);
       inflater.close();
     }
 
     const deflater = new MessageDeflater();
-    peer.sendFrame({ opcode: OP.TEXT, payload: await deflater.compress('from server'), rsv1: true });
+    peer.sendFrame({
+      opcode: OP.TEXT,
+      payload: await deflater.compress('from server'),
+      rsv1: true
+    });
     deflater.close();
     const [, data] = await events.wait('message');
     expect(data.toString()).toBe('from server');
@@ -216,7 +256,11 @@ describe('WebSocket.wrap on the wire', () => {
 
   it('applies the connection limits and hooks', async () => {
     const [local, remote] = memoryPair();
-    const ws = WebSocket.wrap(local, { isServer: true, maxPayload: 4, autoPong: false });
+    const ws = WebSocket.wrap(local, {
+      isServer: true,
+      maxPayload: 4,
+      autoPong: false
+    });
     const events = recordEvents(ws);
     const peer = new RawConnection(remote, 'client');
     peer.sendFrame({ opcode: OP.PING, payload: 'p' });
@@ -245,7 +289,9 @@ describe('WebSocket.wrap on the wire', () => {
     const [, code] = await events.wait('close');
     expect(code).toBe(1001);
     await within(
-      new Promise((resolve) => (local.destroyed ? resolve() : local.once('close', resolve))),
+      new Promise((resolve) =>
+        local.destroyed ? resolve() : local.once('close', resolve)
+      ),
       2000,
       'the stream to close'
     );
@@ -254,7 +300,14 @@ describe('WebSocket.wrap on the wire', () => {
 
 describe('WebSocket.wrap argument checks', () => {
   it('rejects what is not a stream', () => {
-    for (const value of [null, undefined, 42, 'socket', {}, { on() {}, write() {} }]) {
+    for (const value of [
+      null,
+      undefined,
+      42,
+      'socket',
+      {},
+      { on() {}, write() {} }
+    ]) {
       expect(() => WebSocket.wrap(value)).toThrow(
         new TypeError('The "stream" argument must be a Duplex stream')
       );
@@ -264,7 +317,9 @@ describe('WebSocket.wrap argument checks', () => {
   it('rejects a destroyed stream and one already in use', () => {
     const [a, b] = memoryPair();
     a.destroy();
-    expect(() => WebSocket.wrap(a)).toThrow(new Error('The stream is destroyed'));
+    expect(() => WebSocket.wrap(a)).toThrow(
+      new Error('The stream is destroyed')
+    );
     WebSocket.wrap(b);
     expect(() => WebSocket.wrap(b)).toThrow(
       new Error('The stream is already used by a WebSocket')
@@ -273,12 +328,20 @@ describe('WebSocket.wrap argument checks', () => {
 
   it('rejects options of the wrong type or range', () => {
     const cases = [
-      [{ protocol: 1 }, new TypeError('The "protocol" option must be a string')],
+      [
+        { protocol: 1 },
+        new TypeError('The "protocol" option must be a string')
+      ],
       [{ head: 'abc' }, new TypeError('The "head" option must be a Buffer')],
-      [{ generateMask: true }, new TypeError('The "generateMask" option must be a function')],
+      [
+        { generateMask: true },
+        new TypeError('The "generateMask" option must be a function')
+      ],
       [
         { perMessageDeflate: 'yes' },
-        new TypeError('The "perMessageDeflate" option must be a boolean or an object')
+        new TypeError(
+          'The "perMessageDeflate" option must be a boolean or an object'
+        )
       ],
       [
         { perMessageDeflate: { serverMaxWindowBits: 7 } },
@@ -295,7 +358,10 @@ describe('WebSocket.wrap argument checks', () => {
     ];
     for (const [options, error] of cases) {
       const [stream] = memoryPair();
-      expect(() => WebSocket.wrap(stream, options), JSON.stringify(options)).toThrow(error);
+      expect(
+        () => WebSocket.wrap(stream, options),
+        JSON.stringify(options)
+      ).toThrow(error);
       expect(stream.listenerCount('data')).toBe(0);
     }
   });

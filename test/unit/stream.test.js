@@ -48,7 +48,9 @@ describeEach('createWebSocketStream', (impl) => {
 
   it('gives text as strings only in readable object mode', async () => {
     const { client, serverWs } = await openPair(impl);
-    const duplex = impl.createWebSocketStream(client, { readableObjectMode: true });
+    const duplex = impl.createWebSocketStream(client, {
+      readableObjectMode: true
+    });
     const chunks = [];
     duplex.on('data', (chunk) => chunks.push(chunk));
     serverWs.send('text');
@@ -65,11 +67,14 @@ describeEach('createWebSocketStream', (impl) => {
       autoDestroy: true,
       emitClose: true
     });
-    expect([duplex.readableObjectMode, duplex.writableObjectMode]).toEqual([false, false]);
-    expect([duplex._readableState.autoDestroy, duplex._readableState.emitClose]).toEqual([
+    expect([duplex.readableObjectMode, duplex.writableObjectMode]).toEqual([
       false,
       false
     ]);
+    expect([
+      duplex._readableState.autoDestroy,
+      duplex._readableState.emitClose
+    ]).toEqual([false, false]);
   });
 
   it('holds writes until a connecting client opens', async () => {
@@ -89,7 +94,9 @@ describeEach('createWebSocketStream', (impl) => {
 
   it('pauses the WebSocket when the readable buffer is full and resumes on read', async () => {
     const { client, serverWs } = await openPair(impl);
-    const duplex = impl.createWebSocketStream(client, { readableHighWaterMark: 8 });
+    const duplex = impl.createWebSocketStream(client, {
+      readableHighWaterMark: 8
+    });
     serverWs.send(Buffer.alloc(16, 1));
     serverWs.send(Buffer.alloc(16, 2));
     await until(() => client.isPaused, 'the WebSocket to pause');
@@ -151,7 +158,9 @@ describeEach('createWebSocketStream', (impl) => {
     const { close } = await peer.readUntilClose();
     expect(close.code).toBe(1002);
     await closed;
-    expect(errors.map((error) => error.code)).toEqual(['WS_ERR_INVALID_OPCODE']);
+    expect(errors.map((error) => error.code)).toEqual([
+      'WS_ERR_INVALID_OPCODE'
+    ]);
     expect(duplex.destroyed).toBe(true);
   });
 

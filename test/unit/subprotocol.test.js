@@ -61,13 +61,16 @@ const TABLE = [
 ];
 
 describe('subprotocol.parse', () => {
-  it.each(TABLE)('parses %j like ws (RFC 6455 §4.1 token list)', (header, expected) => {
-    const result = outcome(parse, header);
-    expect(result).toEqual(
-      typeof expected === 'string' ? { error: expected } : { value: expected }
-    );
-    expect(result).toEqual(outcome(wsSubprotocol.parse, header));
-  });
+  it.each(TABLE)(
+    'parses %j like ws (RFC 6455 §4.1 token list)',
+    (header, expected) => {
+      const result = outcome(parse, header);
+      expect(result).toEqual(
+        typeof expected === 'string' ? { error: expected } : { value: expected }
+      );
+      expect(result).toEqual(outcome(wsSubprotocol.parse, header));
+    }
+  );
 
   it('returns a Set in header order', () => {
     const protocols = parse('b, a, c');
@@ -77,7 +80,20 @@ describe('subprotocol.parse', () => {
 
   it('agrees with ws on 5000 random headers', () => {
     const random = makeRandom(0x5eed);
-    const alphabet = ['a', 'b', 'c', ',', ',', ' ', ' ', '\t', ';', '"', '\u00e9', '='];
+    const alphabet = [
+      'a',
+      'b',
+      'c',
+      ',',
+      ',',
+      ' ',
+      ' ',
+      '\t',
+      ';',
+      '"',
+      '\u00e9',
+      '='
+    ];
     for (let n = 0; n < 5000; n++) {
       let header = '';
       const length = Math.floor(random() * 12);
@@ -96,7 +112,9 @@ describe('subprotocol.parse', () => {
     const start = process.hrtime.bigint();
     expect(parse(names.join(', ')).size).toBe(100000);
     expect([...parse(spaces)]).toEqual(['a', 'b']);
-    expect(() => parse(','.repeat(1 << 20))).toThrow('Unexpected character at index 0');
+    expect(() => parse(','.repeat(1 << 20))).toThrow(
+      'Unexpected character at index 0'
+    );
     const elapsedMs = Number(process.hrtime.bigint() - start) / 1e6;
     expect(elapsedMs).toBeLessThan(2000);
   });

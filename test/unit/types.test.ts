@@ -62,11 +62,14 @@ for (const client of wss.clients) client.terminate();
 const server = http.createServer();
 const attached = new WebSocketServer({ server, path: '/ws' });
 const detached = new WebSocket.WebSocketServer({ noServer: true });
-server.on('upgrade', (request: http.IncomingMessage, socket: Duplex, head: Buffer) => {
-  detached.handleUpgrade(request, socket, head, (ws) => {
-    detached.emit('connection', ws, request);
-  });
-});
+server.on(
+  'upgrade',
+  (request: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    detached.handleUpgrade(request, socket, head, (ws) => {
+      detached.emit('connection', ws, request);
+    });
+  }
+);
 void attached;
 // @ts-expect-error verifyClient must be a function
 new WebSocketServer({ noServer: true, verifyClient: true });
@@ -94,12 +97,16 @@ const client = new WebSocket('ws://localhost:8080', ['chat', 'superchat'], {
   followRedirects: true
 });
 client.on('open', () => client.send(Buffer.from([1, 2, 3])));
-client.on('unexpected-response', (request: http.ClientRequest, response: http.IncomingMessage) => {
-  void [request, response.statusCode];
-});
+client.on(
+  'unexpected-response',
+  (request: http.ClientRequest, response: http.IncomingMessage) => {
+    void [request, response.statusCode];
+  }
+);
 client.on('upgrade', (response: http.IncomingMessage) => void response.headers);
 client.onmessage = (event: WebSocket.MessageEvent) => void event.data;
-client.onclose = (event: WebSocket.CloseEvent) => void [event.code, event.reason, event.wasClean];
+client.onclose = (event: WebSocket.CloseEvent) =>
+  void [event.code, event.reason, event.wasClean];
 client.addEventListener('error', (event) => void event.message, { once: true });
 client.addEventListener('message', { handleEvent: (event) => void event.data });
 client.ping();
@@ -131,10 +138,19 @@ peer.send('hello');
 WebSocket.wrap('localhost:8080');
 
 // Internals exported as ws does.
-const offers = WebSocket.extension.parse('permessage-deflate; client_max_window_bits');
-const header: string = WebSocket.extension.format({ 'permessage-deflate': { server_no_context_takeover: true } });
+const offers = WebSocket.extension.parse(
+  'permessage-deflate; client_max_window_bits'
+);
+const header: string = WebSocket.extension.format({
+  'permessage-deflate': { server_no_context_takeover: true }
+});
 const protocols: Set<string> = WebSocket.subprotocol.parse('chat, superchat');
-const frames: Buffer[] = WebSocket.Sender.frame(Buffer.from('x'), { opcode: 1, fin: true, mask: true, readOnly: false });
+const frames: Buffer[] = WebSocket.Sender.frame(Buffer.from('x'), {
+  opcode: 1,
+  fin: true,
+  mask: true,
+  readOnly: false
+});
 const name: 'permessage-deflate' = WebSocket.PerMessageDeflate.extensionName;
 const receiver = new WebSocket.Receiver({ isServer: true, maxPayload: 1024 });
 receiver.write(Buffer.from([0x81, 0x80, 0, 0, 0, 0]));

@@ -115,8 +115,21 @@ beforeAll(() => {
   execFileSync(
     'openssl',
     [
-      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-      '-subj', '/CN=localhost', '-days', '1', '-keyout', key, '-out', cert
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-subj',
+      '/CN=localhost',
+      '-days',
+      '1',
+      '-keyout',
+      key,
+      '-out',
+      cert
     ],
     { stdio: 'ignore' }
   );
@@ -139,15 +152,18 @@ describeEach('WebSocketServer constructor', (impl) => {
       { server, noServer: true },
       { port: null, server: null, noServer: false }
     ]) {
-      expect(() => new impl.WebSocketServer(options)).toThrow(new TypeError(message));
+      expect(() => new impl.WebSocketServer(options)).toThrow(
+        new TypeError(message)
+      );
     }
     expect(() => new impl.WebSocketServer()).toThrow(TypeError);
   });
 
   it('listens on port and host, then calls back and emits listening', async () => {
     const events = [];
-    const wss = new impl.WebSocketServer({ port: 0, host: '127.0.0.1', backlog: 8 }, () =>
-      events.push('callback')
+    const wss = new impl.WebSocketServer(
+      { port: 0, host: '127.0.0.1', backlog: 8 },
+      () => events.push('callback')
     );
     track(() => new Promise((resolve) => wss.close(resolve)));
     wss.on('listening', () => events.push('listening'));
@@ -160,7 +176,10 @@ describeEach('WebSocketServer constructor', (impl) => {
   });
 
   it('keeps the options with their defaults', () => {
-    const wss = new impl.WebSocketServer({ noServer: true, perMessageDeflate: true });
+    const wss = new impl.WebSocketServer({
+      noServer: true,
+      perMessageDeflate: true
+    });
     expect(wss.options).toMatchObject({
       allowSynchronousEvents: true,
       autoPong: true,
@@ -175,9 +194,10 @@ describeEach('WebSocketServer constructor', (impl) => {
       WebSocket: impl.WebSocket
     });
     expect(wss.clients).toBeInstanceOf(Set);
-    expect(new impl.WebSocketServer({ noServer: true, clientTracking: false }).clients).toBe(
-      undefined
-    );
+    expect(
+      new impl.WebSocketServer({ noServer: true, clientTracking: false })
+        .clients
+    ).toBe(undefined);
   });
 
   it('emits error when the port is taken', async () => {
@@ -226,9 +246,13 @@ describeEach('WebSocketServer handshake answers', (impl) => {
 
   it('accepts version 8 as well as 13', async () => {
     const { port } = await startServer(impl);
-    const { text, key } = handshakeRequest({ headers: { 'Sec-WebSocket-Version': '8' } });
+    const { text, key } = handshakeRequest({
+      headers: { 'Sec-WebSocket-Version': '8' }
+    });
     const { head } = await upgradeHead(port, text);
-    expect(parseHead(head).headers['sec-websocket-accept']).toBe(acceptFor(key));
+    expect(parseHead(head).headers['sec-websocket-accept']).toBe(
+      acceptFor(key)
+    );
   });
 
   it('answers 405 to a method other than GET', async () => {
@@ -246,7 +270,9 @@ describeEach('WebSocketServer handshake answers', (impl) => {
       rejection('400 Bad Request', 'Invalid Upgrade header')
     );
     const mixedCase = handshakeRequest({ headers: { Upgrade: 'WebSocket' } });
-    expect((await upgradeHead(port, mixedCase.text)).head).toMatch(/^HTTP\/1.1 101 /);
+    expect((await upgradeHead(port, mixedCase.text)).head).toMatch(
+      /^HTTP\/1.1 101 /
+    );
   });
 
   it('answers 400 when maxHeadersCount dropped the Upgrade header', async () => {
@@ -261,7 +287,10 @@ describeEach('WebSocketServer handshake answers', (impl) => {
 
   it('answers 400 to a missing or malformed Sec-WebSocket-Key', async () => {
     const { port } = await startServer(impl);
-    const expected = rejection('400 Bad Request', 'Missing or invalid Sec-WebSocket-Key header');
+    const expected = rejection(
+      '400 Bad Request',
+      'Missing or invalid Sec-WebSocket-Key header'
+    );
     for (const key of [
       null,
       '',
@@ -271,7 +300,9 @@ describeEach('WebSocketServer handshake answers', (impl) => {
       'dGhlIHNhbXBsZSBub25jZ*==',
       'dGhlIHNhbXBsZSBub25jZQ==='
     ]) {
-      const { text } = handshakeRequest({ headers: { 'Sec-WebSocket-Key': key } });
+      const { text } = handshakeRequest({
+        headers: { 'Sec-WebSocket-Key': key }
+      });
       expect(await exchange(port, text), String(key)).toBe(expected);
     }
   });
@@ -284,7 +315,9 @@ describeEach('WebSocketServer handshake answers', (impl) => {
       'Sec-WebSocket-Version: 13, 8\r\n'
     );
     for (const version of [null, '12', '14', 'abc']) {
-      const { text } = handshakeRequest({ headers: { 'Sec-WebSocket-Version': version } });
+      const { text } = handshakeRequest({
+        headers: { 'Sec-WebSocket-Version': version }
+      });
       expect(await exchange(port, text), String(version)).toBe(expected);
     }
   });
@@ -292,16 +325,25 @@ describeEach('WebSocketServer handshake answers', (impl) => {
   it('answers 400 outside the path option and accepts it with a query', async () => {
     const { port } = await startServer(impl, { path: '/chat' });
     const wrong = handshakeRequest({ path: '/other' });
-    expect(await exchange(port, wrong.text)).toBe(rejection('400 Bad Request', 'Bad Request'));
+    expect(await exchange(port, wrong.text)).toBe(
+      rejection('400 Bad Request', 'Bad Request')
+    );
     const right = handshakeRequest({ path: '/chat?room=1' });
-    expect((await upgradeHead(port, right.text)).head).toMatch(/^HTTP\/1.1 101 /);
+    expect((await upgradeHead(port, right.text)).head).toMatch(
+      /^HTTP\/1.1 101 /
+    );
   });
 
   it('answers 400 to a malformed or duplicated Sec-WebSocket-Protocol', async () => {
     const { port } = await startServer(impl);
-    const expected = rejection('400 Bad Request', 'Invalid Sec-WebSocket-Protocol header');
+    const expected = rejection(
+      '400 Bad Request',
+      'Invalid Sec-WebSocket-Protocol header'
+    );
     for (const value of ['chat,,x', 'chat, chat', 'ch@t', 'chat,']) {
-      const { text } = handshakeRequest({ headers: { 'Sec-WebSocket-Protocol': value } });
+      const { text } = handshakeRequest({
+        headers: { 'Sec-WebSocket-Protocol': value }
+      });
       expect(await exchange(port, text), value).toBe(expected);
     }
   });
@@ -321,7 +363,9 @@ describeEach('WebSocketServer handshake answers', (impl) => {
       'permessage-deflate; foo',
       'permessage-deflate; server_max_window_bits=10; server_max_window_bits=11'
     ]) {
-      const { text } = handshakeRequest({ headers: { 'Sec-WebSocket-Extensions': value } });
+      const { text } = handshakeRequest({
+        headers: { 'Sec-WebSocket-Extensions': value }
+      });
       expect(await exchange(port, text), value).toBe(expected);
     }
   });
@@ -355,7 +399,8 @@ describeEach('WebSocketServer handshake answers', (impl) => {
 
   it('lets verifyClient headers replace the defaults in place', async () => {
     const { port } = await startServer(impl, {
-      verifyClient: (info, done) => done(false, 400, 'no', { 'Content-Type': 'text/plain' })
+      verifyClient: (info, done) =>
+        done(false, 400, 'no', { 'Content-Type': 'text/plain' })
     });
     expect(await exchange(port, handshakeRequest().text)).toBe(
       'HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Type: text/plain\r\n' +
@@ -364,7 +409,9 @@ describeEach('WebSocketServer handshake answers', (impl) => {
   });
 
   it('answers 401 to an async verifyClient rejection without a code', async () => {
-    const { port } = await startServer(impl, { verifyClient: (info, done) => done(false) });
+    const { port } = await startServer(impl, {
+      verifyClient: (info, done) => done(false)
+    });
     expect(await exchange(port, handshakeRequest().text)).toBe(
       rejection('401 Unauthorized', 'Unauthorized')
     );
@@ -388,7 +435,9 @@ describeEach('WebSocketServer handshake answers', (impl) => {
     const done = await verified;
     wss.close();
     done(true);
-    expect(await answer).toBe(rejection('503 Service Unavailable', 'Service Unavailable'));
+    expect(await answer).toBe(
+      rejection('503 Service Unavailable', 'Service Unavailable')
+    );
   });
 
   it('answers 426 to plain HTTP on its own port', async () => {
@@ -434,14 +483,21 @@ describeEach('WebSocketServer negotiation and events', (impl) => {
       }
     });
     const first = server.connection();
-    const chosen = handshakeRequest({ path: '/x', headers: { 'Sec-WebSocket-Protocol': 'a,b' } });
-    expect(parseHead((await upgradeHead(server.port, chosen.text)).head).headers).toMatchObject({
+    const chosen = handshakeRequest({
+      path: '/x',
+      headers: { 'Sec-WebSocket-Protocol': 'a,b' }
+    });
+    expect(
+      parseHead((await upgradeHead(server.port, chosen.text)).head).headers
+    ).toMatchObject({
       'sec-websocket-protocol': 'b'
     });
     expect((await first).protocol).toBe('b');
 
     const second = server.connection();
-    const none = handshakeRequest({ headers: { 'Sec-WebSocket-Protocol': 'c' } });
+    const none = handshakeRequest({
+      headers: { 'Sec-WebSocket-Protocol': 'c' }
+    });
     const { head } = await upgradeHead(server.port, none.text);
     expect(parseHead(head).headers['sec-websocket-protocol']).toBe(undefined);
     expect((await second).protocol).toBe('');
@@ -458,7 +514,9 @@ describeEach('WebSocketServer negotiation and events', (impl) => {
     });
     const accepted = server.connection();
     const peer = await connectRaw(server.port, {
-      headers: { 'Sec-WebSocket-Extensions': 'permessage-deflate; client_max_window_bits' }
+      headers: {
+        'Sec-WebSocket-Extensions': 'permessage-deflate; client_max_window_bits'
+      }
     });
     expect(peer.response.headers['sec-websocket-extensions']).toBe(
       'permessage-deflate; server_no_context_takeover'
@@ -481,7 +539,10 @@ describeEach('WebSocketServer negotiation and events', (impl) => {
 
   it('answers the negotiated permessage-deflate parameters', async () => {
     const server = await startServer(impl, {
-      perMessageDeflate: { serverNoContextTakeover: true, clientMaxWindowBits: 10 }
+      perMessageDeflate: {
+        serverNoContextTakeover: true,
+        clientMaxWindowBits: 10
+      }
     });
     const peer = await connectRaw(server.port, {
       headers: {
@@ -526,16 +587,30 @@ describeEach('WebSocketServer negotiation and events', (impl) => {
     const server = await startServer(impl);
     const reports = [];
     server.wss.on('wsClientError', (error, socket, req) => {
-      reports.push([error.constructor.name, error.message, socket instanceof net.Socket, req.url]);
-      socket.end('HTTP/1.1 418 I\'m a Teapot\r\n\r\n');
+      reports.push([
+        error.constructor.name,
+        error.message,
+        socket instanceof net.Socket,
+        req.url
+      ]);
+      socket.end("HTTP/1.1 418 I'm a Teapot\r\n\r\n");
     });
-    const badUpgrade = handshakeRequest({ path: '/a', headers: { Upgrade: 'nope' } });
+    const badUpgrade = handshakeRequest({
+      path: '/a',
+      headers: { Upgrade: 'nope' }
+    });
     expect(await exchange(server.port, badUpgrade.text)).toBe(
       "HTTP/1.1 418 I'm a Teapot\r\n\r\n"
     );
-    const badKey = handshakeRequest({ path: '/b', headers: { 'Sec-WebSocket-Key': 'x' } });
+    const badKey = handshakeRequest({
+      path: '/b',
+      headers: { 'Sec-WebSocket-Key': 'x' }
+    });
     await exchange(server.port, badKey.text);
-    const badVersion = handshakeRequest({ path: '/c', headers: { 'Sec-WebSocket-Version': '1' } });
+    const badVersion = handshakeRequest({
+      path: '/c',
+      headers: { 'Sec-WebSocket-Version': '1' }
+    });
     await exchange(server.port, badVersion.text);
     const badMethod = handshakeRequest({ path: '/d', method: 'PUT' });
     await exchange(server.port, badMethod.text);
@@ -548,15 +623,18 @@ describeEach('WebSocketServer negotiation and events', (impl) => {
   });
 
   it('answers path and verifyClient rejections itself even with wsClientError listeners', async () => {
-    const server = await startServer(impl, { path: '/ok', verifyClient: () => false });
+    const server = await startServer(impl, {
+      path: '/ok',
+      verifyClient: () => false
+    });
     let reported = 0;
     server.wss.on('wsClientError', () => reported++);
-    expect(await exchange(server.port, handshakeRequest({ path: '/no' }).text)).toBe(
-      rejection('400 Bad Request', 'Bad Request')
-    );
-    expect(await exchange(server.port, handshakeRequest({ path: '/ok' }).text)).toBe(
-      rejection('401 Unauthorized', 'Unauthorized')
-    );
+    expect(
+      await exchange(server.port, handshakeRequest({ path: '/no' }).text)
+    ).toBe(rejection('400 Bad Request', 'Bad Request'));
+    expect(
+      await exchange(server.port, handshakeRequest({ path: '/ok' }).text)
+    ).toBe(rejection('401 Unauthorized', 'Unauthorized'));
     expect(reported).toBe(0);
   });
 
@@ -570,7 +648,10 @@ describeEach('WebSocketServer negotiation and events', (impl) => {
     });
     await upgradeHead(
       server.port,
-      handshakeRequest({ path: '/13', headers: { Origin: 'https://a.example' } }).text
+      handshakeRequest({
+        path: '/13',
+        headers: { Origin: 'https://a.example' }
+      }).text
     );
     await upgradeHead(
       server.port,
@@ -590,7 +671,10 @@ describeEach('WebSocketServer negotiation and events', (impl) => {
   });
 
   it('works on an https server and reports it secure', async () => {
-    const server = https.createServer({ key: tlsFiles.key, cert: tlsFiles.cert });
+    const server = https.createServer({
+      key: tlsFiles.key,
+      cert: tlsFiles.cert
+    });
     await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
     track(() => {
       server.closeAllConnections();
@@ -604,10 +688,15 @@ describeEach('WebSocketServer negotiation and events', (impl) => {
         return true;
       }
     });
-    wss.on('connection', (ws) => ws.on('message', (data) => ws.send(`tls:${data}`)));
-    const client = new impl.WebSocket(`wss://localhost:${server.address().port}`, {
-      rejectUnauthorized: false
-    });
+    wss.on('connection', (ws) =>
+      ws.on('message', (data) => ws.send(`tls:${data}`))
+    );
+    const client = new impl.WebSocket(
+      `wss://localhost:${server.address().port}`,
+      {
+        rejectUnauthorized: false
+      }
+    );
     track(() => client.terminate());
     const events = recordEvents(client);
     await events.wait('open');
@@ -672,14 +761,18 @@ describeEach('WebSocketServer connection options', (impl) => {
     expect(close.close.code).toBe(1009);
     const [, error] = await events.wait('error');
     expect(error.code).toBe('WS_ERR_UNSUPPORTED_MESSAGE_LENGTH');
-    expect(events.of('message').map(([, data]) => data.toString())).toEqual(['0123456789']);
+    expect(events.of('message').map(([, data]) => data.toString())).toEqual([
+      '0123456789'
+    ]);
   });
 
   it('coerces maxPayload to int32 as ws does', async () => {
     const { peer, events } = await serverPeer({ maxPayload: 2 ** 32 + 10 });
     peer.sendText('0123456789A');
     expect((await peer.readUntilClose()).close.code).toBe(1009);
-    expect((await events.wait('error'))[1].code).toBe('WS_ERR_UNSUPPORTED_MESSAGE_LENGTH');
+    expect((await events.wait('error'))[1].code).toBe(
+      'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH'
+    );
   });
 
   it('passes maxFragments on (1008 past it)', async () => {
@@ -699,10 +792,17 @@ describeEach('WebSocketServer connection options', (impl) => {
     const lax = await serverPeer({ skipUTF8Validation: true });
     lax.peer.sendFrame({ opcode: OP.TEXT, payload: [0xff, 0xfe], mask: true });
     const [, data, isBinary] = await lax.events.wait('message');
-    expect([Buffer.from(data), isBinary]).toEqual([Buffer.from([0xff, 0xfe]), false]);
+    expect([Buffer.from(data), isBinary]).toEqual([
+      Buffer.from([0xff, 0xfe]),
+      false
+    ]);
 
     const strict = await serverPeer({});
-    strict.peer.sendFrame({ opcode: OP.TEXT, payload: [0xff, 0xfe], mask: true });
+    strict.peer.sendFrame({
+      opcode: OP.TEXT,
+      payload: [0xff, 0xfe],
+      mask: true
+    });
     expect((await strict.peer.readUntilClose()).close.code).toBe(1007);
   });
 
@@ -749,7 +849,8 @@ describeEach('WebSocketServer connection options', (impl) => {
       );
       await within(
         new Promise((resolve) => {
-          const poll = () => (order.length === 4 ? resolve() : setTimeout(poll, 5));
+          const poll = () =>
+            order.length === 4 ? resolve() : setTimeout(poll, 5);
           poll();
         }),
         2000,
@@ -773,9 +874,15 @@ describeEach('WebSocketServer#handleUpgrade', (impl) => {
       remote.destroy();
     });
     const req = { method: 'GET', url: '/', headers: requestHeaders() };
-    const head = encodeFrame({ opcode: OP.TEXT, payload: 'from head', mask: true });
+    const head = encodeFrame({
+      opcode: OP.TEXT,
+      payload: 'from head',
+      mask: true
+    });
     const connected = new Promise((resolve) =>
-      wss.handleUpgrade(req, local, head, (ws, request) => resolve([ws, request]))
+      wss.handleUpgrade(req, local, head, (ws, request) =>
+        resolve([ws, request])
+      )
     );
     const response = readHead(remote);
     const [ws, request] = await connected;
@@ -814,7 +921,9 @@ describeEach('WebSocketServer#handleUpgrade', (impl) => {
     const req = { method: 'GET', url: '/', headers: requestHeaders() };
     let connections = 0;
     wss.handleUpgrade(req, local, Buffer.alloc(0), () => connections++);
-    expect(() => wss.handleUpgrade(req, local, Buffer.alloc(0), () => connections++)).toThrow(
+    expect(() =>
+      wss.handleUpgrade(req, local, Buffer.alloc(0), () => connections++)
+    ).toThrow(
       new Error(
         'server.handleUpgrade() was called more than once with the same socket, possibly due ' +
           'to a misconfiguration'
@@ -848,7 +957,11 @@ describeEach('WebSocketServer#handleUpgrade', (impl) => {
     const received = collect(remote);
     const closed = once(local, 'close');
     wss.handleUpgrade(
-      { method: 'GET', url: '/', headers: requestHeaders({ 'sec-websocket-version': '7' }) },
+      {
+        method: 'GET',
+        url: '/',
+        headers: requestHeaders({ 'sec-websocket-version': '7' })
+      },
       local,
       Buffer.alloc(0),
       () => {}
@@ -887,14 +1000,18 @@ describeEach('WebSocketServer#handleUpgrade', (impl) => {
   });
 
   it('feeds upgrades from a shared http server in noServer mode', async () => {
-    const { server, port } = await startHttpServer((req, res) => res.end('plain'));
+    const { server, port } = await startHttpServer((req, res) =>
+      res.end('plain')
+    );
     const wss = new impl.WebSocketServer({ noServer: true });
     server.on('upgrade', (req, socket, head) => {
       if (req.url !== '/ws') {
         socket.destroy();
         return;
       }
-      wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req, 'extra'));
+      wss.handleUpgrade(req, socket, head, (ws) =>
+        wss.emit('connection', ws, req, 'extra')
+      );
     });
     const connected = once(wss, 'connection');
     const peer = await connectRaw(port, { path: '/ws' });
@@ -921,7 +1038,8 @@ describeEach('WebSocketServer#close', (impl) => {
     peer.sendClose(1000);
     await within(
       new Promise((resolve) => {
-        const poll = () => (closedWith !== 'pending' ? resolve() : setTimeout(poll, 5));
+        const poll = () =>
+          closedWith !== 'pending' ? resolve() : setTimeout(poll, 5);
         poll();
       }),
       3000,
@@ -935,7 +1053,9 @@ describeEach('WebSocketServer#close', (impl) => {
     await new Promise((resolve) => wss.close(resolve));
     let closes = 0;
     wss.on('close', () => closes++);
-    const [error] = await new Promise((resolve) => wss.close((...args) => resolve(args)));
+    const [error] = await new Promise((resolve) =>
+      wss.close((...args) => resolve(args))
+    );
     expect(error).toEqual(new Error('The server is not running'));
     expect(closes).toBe(1);
   });
