@@ -273,6 +273,7 @@ function median(values) {
  */
 function fmt(value, digits = 3) {
   if (!Number.isFinite(value)) return '–';
+  if (Math.abs(value) < 0.005) return '0';
   if (Math.abs(value) >= 10 ** digits) return Math.round(value).toLocaleString('en-US');
   return Number(value.toPrecision(digits)).toString();
 }
