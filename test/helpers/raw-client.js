@@ -8,7 +8,7 @@ import net from 'node:net';
 import { closePayload, encodeFrame, FrameDecoder, OP } from './wire.js';
 
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
-const DEFAULT_WAIT_MS = 3000;
+const DEFAULT_WAIT_MS = 2000;
 
 /** Every raw socket opened by this module, so a test's afterEach can destroy leftovers. */
 const openSockets = new Set();
