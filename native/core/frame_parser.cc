@@ -22,6 +22,11 @@ constexpr uint64_t kMaxSafeLength = (uint64_t{1} << 53) - 1;
 // the CPUs we target; a 16 KiB block leaves room for the destination too).
 constexpr size_t kBlockBytes = 16 * 1024;
 
+// kTooManyBufferedParts details: which limit was hit (ws words the two
+// differently: "Too many message fragments", "Too many buffered chunks").
+constexpr uint64_t kPartsFragments = 0;
+constexpr uint64_t kPartsChunks = 1;
+
 bool isControl(uint8_t opcode) { return (opcode & 0x8) != 0; }
 
 uint64_t saturatingAdd(uint64_t a, uint64_t b) {
@@ -225,7 +230,7 @@ HeaderStep FrameParser::Impl::decodeHeader(const uint8_t* bytes,
     // us through an endless fragmented message of empty frames.
     const uint32_t framesSoFar = continues ? frames : 0;
     if (options.maxFragments != 0 && framesSoFar >= options.maxFragments) {
-      fail(Status::kTooManyBufferedParts);
+      fail(Status::kTooManyBufferedParts, kPartsFragments);
       return HeaderStep::kFailed;
     }
   }
@@ -456,7 +461,7 @@ bool FrameParser::Impl::readPlain(uint8_t* data, size_t available,
   if (available != 0) {
     if (options.maxBufferedChunks != 0 &&
         pieces >= options.maxBufferedChunks) {
-      return fail(Status::kTooManyBufferedParts);
+      return fail(Status::kTooManyBufferedParts, kPartsChunks);
     }
     ++pieces;
     uint8_t* destination = message.extend(available);
@@ -514,7 +519,7 @@ bool FrameParser::Impl::readCompressed(uint8_t* data, size_t available,
       ++pieces;
       if (options.maxBufferedChunks != 0 &&
           pieces > options.maxBufferedChunks) {
-        return fail(Status::kTooManyBufferedParts);
+        return fail(Status::kTooManyBufferedParts, kPartsChunks);
       }
     }
   }

@@ -37,7 +37,8 @@ enum class Status : uint8_t {
   kMessageTooBig,              // WS_ERR_UNSUPPORTED_MESSAGE_LENGTH, 1009 (maxPayload)
   kInvalidUtf8,                // WS_ERR_INVALID_UTF8, 1007
   kInvalidCloseCode,           // WS_ERR_INVALID_CLOSE_CODE, 1002, detail = code
-  kTooManyBufferedParts,       // WS_ERR_TOO_MANY_BUFFERED_PARTS, 1008
+  kTooManyBufferedParts,       // WS_ERR_TOO_MANY_BUFFERED_PARTS, 1008, detail = 0 maxFragments,
+                               // 1 maxBufferedChunks
   kInflateFailed,              // zlib data error, 1007, detail = zlib return code
   kOutOfMemory                 // 1011; allocation failed while buffering
 };

@@ -578,7 +578,8 @@ void testLimitsAndMemory() {
   WSN_CHECK(outcome.status == Status::kOk && outcome.events.size() == 1 &&
             outcome.events[0].payload.size() == count);
   outcome = feedWhole(serverOptions(), manyFragments(count + 1));
-  WSN_CHECK(outcome.status == Status::kTooManyBufferedParts && outcome.events.empty());
+  WSN_CHECK(outcome.status == Status::kTooManyBufferedParts && outcome.detail == 0 &&
+            outcome.events.empty());
   {
     ParserOptions noLimit = serverOptions();
     noLimit.maxFragments = 0;
@@ -605,7 +606,7 @@ void testLimitsAndMemory() {
   {
     FrameParser parser(fewPieces);
     outcome = feed(parser, frame, {7, 8, 9});  // pieces: 1, 1, 1, 3 bytes
-    WSN_CHECK(outcome.status == Status::kTooManyBufferedParts);
+    WSN_CHECK(outcome.status == Status::kTooManyBufferedParts && outcome.detail == 1);
   }
   {
     FrameParser parser(fewPieces);

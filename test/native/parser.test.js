@@ -522,6 +522,7 @@ describe('memory and limits', () => {
     expect(outcome.events[0].payload.length).toBe(131072 * 2);
     outcome = run(SERVER, [oneByteFragments(131073)]);
     expect(outcome.status).toBe(STATUS.TOO_MANY_BUFFERED_PARTS);
+    expect(outcome.detail).toBe(0);
     expect(outcome.events).toEqual([]);
   });
 
@@ -543,7 +544,10 @@ describe('memory and limits', () => {
   it('maxBufferedChunks bounds the pieces copied into one message', () => {
     const input = binary([1, 2, 3, 4, 5, 6]);
     const limited = options({ maxBufferedChunks: 3 });
-    expect(run(limited, cutAt(input, [7, 8, 9])).status).toBe(STATUS.TOO_MANY_BUFFERED_PARTS);
+    const outcome = run(limited, cutAt(input, [7, 8, 9]));
+    expect(outcome.status).toBe(STATUS.TOO_MANY_BUFFERED_PARTS);
+    // Detail 1: the chunks limit (0 is the fragments limit), for ws's two messages.
+    expect(outcome.detail).toBe(1);
     expect(run(limited, cutAt(input, [8, 9])).events).toEqual([
       { opcode: 2, payload: '010203040506', closeCode: 0 }
     ]);
