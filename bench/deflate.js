@@ -1,0 +1,492 @@
+'use strict';
+
+// What does permessage-deflate cost? ws-native's Deflater/Inflater against Node's zlib with the
+// same settings, all measured in this run:
+//   1. ms per message for 32 B and 64 KiB text, with and without context takeover: ours inline,
+//      ours on the threadpool, Node's one-shot sync calls, and Node's streams used as ws uses
+//      them (write + flush(Z_SYNC_FLUSH) per message);
+//   2. the latency of inflating a 1 MiB and a 16 MiB message inline, on the threadpool, and
+//      with Node's inflateRawSync, to choose between inline and threadpool;
+//   3. zlib memory per connection: memoryBytes after one message against Node's documented
+//      formula, and the RSS of 500 idle streams of each kind.
+//
+//   taskset -c 1 node bench/deflate.js [--quick]
+
+const { execFileSync } = require('child_process');
+const zlib = require('zlib');
+
+const binding = require('../lib/binding');
+
+const QUICK = process.argv.includes('--quick');
+const SAMPLES = QUICK ? 3 : 7;
+const SAMPLE_NS = QUICK ? 50e6 : 200e6;
+const TAIL = Buffer.from([0x00, 0x00, 0xff, 0xff]);
+const SYNC_FLUSH = { finishFlush: zlib.constants.Z_SYNC_FLUSH };
+const IDLE_CONNECTIONS = 500;
+
+/**
+ * A seeded PRNG (mulberry32): the same text in every run.
+ *
+ * @param {number} seed
+ * @return {function(): number} the next 32-bit unsigned value
+ */
+function makeRandom(seed) {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return (t ^ (t >>> 14)) >>> 0;
+  };
+}
+
+/**
+ * English-like text of exactly `size` bytes: words from a 2000-word vocabulary drawn with a
+ * skewed (roughly Zipf) distribution, spaces, some punctuation and numbers. It compresses about
+ * as well as chat or JSON traffic, unlike zeros (too well) or noise (not at all).
+ *
+ * @param {number} size
+ * @param {number} seed
+ * @return {Buffer}
+ */
+function text(size, seed) {
+  const vocabularyRandom = makeRandom(1);
+  const vocabulary = [];
+  for (let i = 0; i < 2000; i++) {
+    let word = '';
+    const length = 2 + (vocabularyRandom() % 8);
+    for (let j = 0; j < length; j++) {
+      word += String.fromCharCode(0x61 + (vocabularyRandom() % 26));
+    }
+    vocabulary.push(word);
+  }
+  const random = makeRandom(seed);
+  let out = '';
+  while (out.length < size) {
+    const u = (random() % 10000) / 10000;
+    out += vocabulary[Math.floor(vocabulary.length * u * u * u)];
+    const r = random() % 16;
+    out += r === 0 ? '. ' : r === 1 ? `, ${random() % 1000} ` : ' ';
+  }
+  return Buffer.from(out.slice(0, size));
+}
+
+/**
+ * Median milliseconds per call of a synchronous `fn`.
+ *
+ * @param {Function} fn
+ * @return {number}
+ */
+function timeSync(fn) {
+  let iterations = 1;
+  for (;;) {
+    const start = process.hrtime.bigint();
+    for (let i = 0; i < iterations; i++) fn();
+    const elapsed = Number(process.hrtime.bigint() - start);
+    if (elapsed > SAMPLE_NS / 10) {
+      iterations = Math.max(1, Math.ceil((iterations * SAMPLE_NS) / elapsed));
+      break;
+    }
+    iterations *= 2;
+  }
+  const samples = [];
+  for (let s = 0; s < SAMPLES; s++) {
+    const start = process.hrtime.bigint();
+    for (let i = 0; i < iterations; i++) fn();
+    samples.push(Number(process.hrtime.bigint() - start) / iterations / 1e6);
+  }
+  return median(samples);
+}
+
+/**
+ * Median milliseconds per call of an asynchronous `fn`, calls awaited one after another (each
+ * message waits for the previous one, as on one connection).
+ *
+ * @param {function(): Promise} fn
+ * @return {Promise<number>}
+ */
+async function timeAsync(fn) {
+  let iterations = 1;
+  for (;;) {
+    const start = process.hrtime.bigint();
+    for (let i = 0; i < iterations; i++) await fn();
+    const elapsed = Number(process.hrtime.bigint() - start);
+    if (elapsed > SAMPLE_NS / 10) {
+      iterations = Math.max(1, Math.ceil((iterations * SAMPLE_NS) / elapsed));
+      break;
+    }
+    iterations *= 2;
+  }
+  const samples = [];
+  for (let s = 0; s < SAMPLES; s++) {
+    const start = process.hrtime.bigint();
+    for (let i = 0; i < iterations; i++) await fn();
+    samples.push(Number(process.hrtime.bigint() - start) / iterations / 1e6);
+  }
+  return median(samples);
+}
+
+/**
+ * @param {number[]} values
+ * @return {number}
+ */
+function median(values) {
+  const sorted = values.slice().sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2
+    ? sorted[middle]
+    : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+/**
+ * @param {number} ms
+ * @return {string}
+ */
+function fmtMs(ms) {
+  if (ms >= 10) return ms.toFixed(1);
+  if (ms >= 0.1) return ms.toFixed(3);
+  return ms.toFixed(4);
+}
+
+/**
+ * @param {number} bytes
+ * @return {string}
+ */
+function fmtBytes(bytes) {
+  if (bytes >= 1 << 20) return `${(bytes / (1 << 20)).toFixed(1)} MiB`;
+  if (bytes >= 1024) return `${(bytes / 1024).toFixed(1)} KiB`;
+  return `${Math.round(bytes)} B`;
+}
+
+/**
+ * @param {string[]} header
+ * @param {Array<Array<string>>} rows
+ */
+function printTable(header, rows) {
+  console.log(`| ${header.join(' | ')} |`);
+  console.log(`|${header.map(() => '---').join('|')}|`);
+  for (const row of rows) console.log(`| ${row.join(' | ')} |`);
+  console.log('');
+}
+
+/**
+ * A Node DeflateRaw or InflateRaw stream driven as ws drives it: write, then flush with
+ * Z_SYNC_FLUSH and collect what came out.
+ *
+ * @param {zlib.DeflateRaw|zlib.InflateRaw} stream
+ * @return {function(Buffer): Promise<Buffer>}
+ */
+function streamRunner(stream) {
+  let chunks = [];
+  stream.on('data', (chunk) => chunks.push(chunk));
+  return (data) =>
+    new Promise((resolve) => {
+      stream.write(data);
+      stream.flush(zlib.constants.Z_SYNC_FLUSH, () => {
+        const out = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
+        chunks = [];
+        resolve(out);
+      });
+    });
+}
+
+/**
+ * @param {Object} deflater
+ * @param {Buffer} data
+ * @return {Promise<Buffer>}
+ */
+function compressAsync(deflater, data) {
+  return new Promise((resolve, reject) => {
+    deflater.compressAsync(data, true, (error, result) => {
+      if (error) reject(error);
+      else resolve(result);
+    });
+  });
+}
+
+/**
+ * @param {Object} inflater
+ * @param {Buffer} data
+ * @param {number} maxPayload
+ * @return {Promise<Buffer>}
+ */
+function inflateAsync(inflater, data, maxPayload) {
+  return new Promise((resolve, reject) => {
+    inflater.inflateAsync(data, true, maxPayload, (status, result) => {
+      if (status !== 0) reject(new Error(`inflate status ${status}`));
+      else resolve(result);
+    });
+  });
+}
+
+async function perMessage() {
+  console.log(
+    '## ms per message (median), windowBits 15, memLevel 8, level default\n'
+  );
+  const rows = [];
+  for (const size of [32, 64 * 1024]) {
+    const message = text(size, size);
+    for (const takeover of [true, false]) {
+      const label = `${fmtBytes(size)} text, ${takeover ? 'takeover' : 'no takeover'}`;
+      const oursDeflater = new binding.Deflater({
+        noContextTakeover: !takeover
+      });
+      const oursAsyncDeflater = new binding.Deflater({
+        noContextTakeover: !takeover
+      });
+      // The wire bytes of one message, compressed on a fresh stream (what an inflater sees
+      // first; with takeover later messages are smaller, see the deflate rows).
+      const compressed = new binding.Deflater({}).compress(message, true);
+      const withTail = Buffer.concat([compressed, TAIL]);
+
+      const deflateOurs = timeSync(() => oursDeflater.compress(message, true));
+      const deflateOursAsync = await timeAsync(() =>
+        compressAsync(oursAsyncDeflater, message)
+      );
+      let deflateNode;
+      let deflateNodeLabel;
+      if (takeover) {
+        // Only a stream keeps the window between messages: what ws does.
+        const run = streamRunner(zlib.createDeflateRaw());
+        deflateNode = await timeAsync(() => run(message));
+        deflateNodeLabel = 'stream write+flush (ws)';
+      } else {
+        deflateNode = timeSync(() => {
+          const out = zlib.deflateRawSync(message, SYNC_FLUSH);
+          return out.subarray(0, out.length - 4);
+        });
+        deflateNodeLabel = 'deflateRawSync';
+      }
+
+      const oursInflater = new binding.Inflater(15, !takeover);
+      const oursAsyncInflater = new binding.Inflater(15, !takeover);
+      const inflateOurs = timeSync(() =>
+        oursInflater.inflate(compressed, true, 0)
+      );
+      const inflateOursAsync = await timeAsync(() =>
+        inflateAsync(oursAsyncInflater, compressed, 0)
+      );
+      // One-shot inflate of a self-contained message; the same for both modes.
+      const inflateNodeSync = timeSync(() =>
+        zlib.inflateRawSync(withTail, SYNC_FLUSH)
+      );
+      let inflateNode;
+      let inflateNodeLabel;
+      if (takeover) {
+        // A self-contained message per write keeps the stream valid: each one's tail ends a
+        // stored block and the next begins a new block (no back-references needed).
+        const run = streamRunner(zlib.createInflateRaw());
+        inflateNode = await timeAsync(() => run(withTail));
+        inflateNodeLabel = 'stream write+flush (ws)';
+      } else {
+        inflateNode = inflateNodeSync;
+        inflateNodeLabel = 'inflateRawSync';
+      }
+
+      rows.push([
+        label,
+        'deflate',
+        fmtMs(deflateOurs),
+        fmtMs(deflateOursAsync),
+        `${fmtMs(deflateNode)} (${deflateNodeLabel})`,
+        (deflateNode / deflateOurs).toFixed(1) + 'x'
+      ]);
+      rows.push([
+        label,
+        'inflate',
+        fmtMs(inflateOurs),
+        fmtMs(inflateOursAsync),
+        `${fmtMs(inflateNode)} (${inflateNodeLabel})`,
+        (inflateNode / inflateOurs).toFixed(1) + 'x'
+      ]);
+    }
+  }
+  printTable(
+    [
+      'message',
+      'op',
+      'ws-native inline',
+      'ws-native threadpool',
+      'Node zlib',
+      'Node / ws-native inline'
+    ],
+    rows
+  );
+}
+
+async function largeInflate() {
+  console.log('## Inflating one large message: latency (median ms)\n');
+  const rows = [];
+  for (const size of [1 << 20, 16 << 20]) {
+    const message = text(size, 7);
+    const compressed = new binding.Deflater({}).compress(message, true);
+    const withTail = Buffer.concat([compressed, TAIL]);
+    const inflater = new binding.Inflater(15, true);
+    const asyncInflater = new binding.Inflater(15, true);
+    const inline = timeSync(() => inflater.inflate(compressed, true, 0));
+    const pooled = await timeAsync(() =>
+      inflateAsync(asyncInflater, compressed, 0)
+    );
+    const node = timeSync(() => zlib.inflateRawSync(withTail, SYNC_FLUSH));
+    rows.push([
+      fmtBytes(size),
+      fmtBytes(compressed.length),
+      fmtMs(inline),
+      fmtMs(pooled),
+      fmtMs(node),
+      `${(size / inline / 1000).toFixed(0)} MB/s`
+    ]);
+  }
+  printTable(
+    [
+      'inflated size',
+      'compressed',
+      'ws-native inline',
+      'ws-native threadpool',
+      'Node inflateRawSync',
+      'inline throughput'
+    ],
+    rows
+  );
+  console.log(
+    'The inline time is how long one message blocks the event loop; the threadpool time is\n' +
+      'its latency when the loop stays free.\n'
+  );
+}
+
+/**
+ * Child process mode (--rss KIND MODE): RSS growth per deflate direction over
+ * IDLE_CONNECTIONS objects that each compressed one 32 B message, printed as a number. A fresh
+ * process per figure, so earlier allocations (and malloc's adaptive thresholds) do not leak into
+ * the next figure.
+ *
+ * @param {'ours'|'node'} kind
+ * @param {'takeover'|'reset'} mode
+ */
+async function rssChild(kind, mode) {
+  const small = text(32, 5);
+  const make = async () => {
+    if (kind === 'ours') {
+      const deflater = new binding.Deflater({
+        noContextTakeover: mode === 'reset'
+      });
+      deflater.compress(small, true);
+      return deflater;
+    }
+    const stream = zlib.createDeflateRaw();
+    await streamRunner(stream)(small);
+    // ws resets the stream after each message without context takeover.
+    if (mode === 'reset') stream.reset();
+    return stream;
+  };
+  // One object first so code paths and the binding's buffers are warm.
+  const warm = await make();
+  global.gc();
+  const before = process.memoryUsage().rss;
+  const keep = [warm];
+  for (let i = 0; i < IDLE_CONNECTIONS; i++) keep.push(await make());
+  global.gc();
+  const after = process.memoryUsage().rss;
+  process.stdout.write(String((after - before) / IDLE_CONNECTIONS));
+  keep.length = 0;
+}
+
+/**
+ * Runs one rssChild in a fresh process with the same CPU pinning.
+ *
+ * @param {'ours'|'node'} kind
+ * @param {'takeover'|'reset'} mode
+ * @return {number} bytes per connection
+ */
+function rssPer(kind, mode) {
+  const out = execFileSync(
+    process.execPath,
+    ['--expose-gc', __filename, '--rss', kind, mode],
+    { encoding: 'utf8' }
+  );
+  return Number(out);
+}
+
+async function memory() {
+  console.log(
+    '## zlib memory per connection (one direction, after one 64 KiB message)\n'
+  );
+  const message = text(64 * 1024, 3);
+  const rows = [];
+  for (const [windowBits, memLevel] of [
+    [15, 8],
+    [15, 9],
+    [10, 4],
+    [9, 1]
+  ]) {
+    const formulaDeflate = (1 << (windowBits + 2)) + (1 << (memLevel + 9));
+    const formulaInflate = 1 << windowBits;
+    for (const takeover of [true, false]) {
+      const deflater = new binding.Deflater({
+        windowBits,
+        memLevel,
+        noContextTakeover: !takeover
+      });
+      const inflater = new binding.Inflater(windowBits, !takeover);
+      inflater.inflate(deflater.compress(message, true), true, 0);
+      rows.push([
+        `${windowBits} / ${memLevel}`,
+        takeover ? 'takeover' : 'no takeover',
+        `${deflater.memoryBytes}`,
+        `${formulaDeflate}`,
+        `${inflater.memoryBytes}`,
+        `${formulaInflate}`
+      ]);
+    }
+  }
+  printTable(
+    [
+      'windowBits / memLevel',
+      'mode',
+      'ws-native deflate bytes',
+      'Node doc formula deflate',
+      'ws-native inflate bytes',
+      'Node doc formula inflate'
+    ],
+    rows
+  );
+
+  // Node's formula leaves out "a few kilobytes" of small objects and its 16 KiB chunk buffer,
+  // and counts allocated, not touched, bytes: RSS over many streams shows what each costs.
+  const rssRows = [];
+  for (const mode of ['takeover', 'reset']) {
+    rssRows.push([
+      mode === 'takeover'
+        ? 'takeover'
+        : 'no takeover (Node stream: reset(), as ws)',
+      fmtBytes(rssPer('ours', mode)),
+      fmtBytes(rssPer('node', mode))
+    ]);
+  }
+  console.log(
+    `RSS growth per idle deflate direction, ${IDLE_CONNECTIONS} connections after one 32 B ` +
+      'message (a fresh process per figure):\n'
+  );
+  printTable(['mode', 'ws-native', 'Node zlib stream (ws)'], rssRows);
+}
+
+async function main() {
+  const rssAt = process.argv.indexOf('--rss');
+  if (rssAt !== -1) {
+    await rssChild(process.argv[rssAt + 1], process.argv[rssAt + 2]);
+    return;
+  }
+  console.log(
+    `# permessage-deflate: ws-native vs Node zlib ${process.versions.zlib}, Node ` +
+      `${process.version}${QUICK ? ' (--quick)' : ''}\n`
+  );
+  await perMessage();
+  await largeInflate();
+  await memory();
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});
