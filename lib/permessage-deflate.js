@@ -2,30 +2,33 @@
 
 const binding = require('./binding');
 const Limiter = require('./limiter');
-const { inflateError, protocolError } = require('./errors');
+const { inflateError, protocolError, status: STATUS } = require('./errors');
 
 //
 // Compression runs in the native Deflater. Small messages are compressed
-// inline (on the JS thread): a threadpool hop costs a few tens of
-// microseconds of scheduling and two extra ticks of latency, more than the
-// work itself. Large ones go to the threadpool so one big message does not
-// stall every other connection. Measured inline cost (level -1, memLevel 8,
-// window 15, x86-64, text-like JSON payload / random bytes; see
-// test/unit/permessage-deflate.test.js header for the script):
+// inline, on the JS thread: the threadpool hop costs about as much as the work
+// (its JS-thread share alone was 18-27 us per message, its wall time 70-100 us
+// at 1-4 KiB) and the message then leaves in the same call, with nothing queued
+// behind it. Large ones go to the threadpool so one big message does not stall
+// every other connection. Inline cost of one compress() call, level -1,
+// memLevel 8, window 15, context takeover, a new message each call (JSON rows /
+// random bytes; Node 20, 2-core AMD EPYC VM with a load average of 4-5, best of
+// two runs of a local script timing binding.Deflater#compress):
 //
-//   16 KiB:  ~0.10 ms / ~0.40 ms     64 KiB: ~0.35 ms / ~1.6 ms
-//   1 MiB:   ~5.5 ms  / ~26 ms
+//    4 KiB:  0.06 ms / 0.10 ms      16 KiB:  0.22 ms / 0.57 ms
+//   64 KiB:  0.95 ms / 1.9 ms        1 MiB:   19 ms  /  53 ms
 //
-// A message below DEFLATE_INLINE_MAX_BYTES costs at most ~0.4 ms of JS-thread
-// time even when incompressible; above it the threadpool wins.
+// So 4 KiB: inline work stays near 0.1 ms; from 16 KiB on it would block the
+// loop for 0.2-0.6 ms and more, and the threadpool wins.
 //
-const DEFLATE_INLINE_MAX_BYTES = 16 * 1024;
+const DEFLATE_INLINE_MAX_BYTES = 4 * 1024;
 
 //
-// Inflating costs less per input byte but a small input can expand a lot, so
-// the bound is on compressed bytes and lower.
+// decompress() (the Receiver inflates inside the native parser; this is the
+// public API): a small input can expand a lot (1 KiB of compressed JSON became
+// 14 KiB in 0.02-0.13 ms), so the bound is on compressed bytes and lower.
 //
-const INFLATE_INLINE_MAX_BYTES = 8 * 1024;
+const INFLATE_INLINE_MAX_BYTES = 1024;
 
 const kDeflateJobs = Symbol('deflate-jobs');
 const kInflateJobs = Symbol('inflate-jobs');
@@ -614,5 +617,7 @@ function runInflateJobs(pmd) {
  * @private
  */
 function inflateFailure(status) {
-  return status === 13 ? inflateError(0) : protocolError(status, 0);
+  return status === STATUS.INFLATE_FAILED
+    ? inflateError(0)
+    : protocolError(status, 0);
 }

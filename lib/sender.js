@@ -14,13 +14,14 @@ const sharedMaskBuffer = Buffer.alloc(4);
 
 //
 // Payloads up to this size are copied behind their header into one Buffer by
-// one native call: one socket chunk costs less than a second write() of the
-// payload. Above it the payload is handed to the socket as is (header and
-// payload go out in one writev, no copy). Measured crossover (copy vs second
-// chunk, unmasked, Node 20, x86-64): see the figures in
-// test/unit/sender.test.js.
+// one native call; above it the header and the caller's payload are written as
+// two chunks (one writev, no copy). Measured on a loopback TCP socket (Node 20,
+// one core, ns per message, copy / two chunks): 1 KiB 2600 / 2850-3240,
+// 2 KiB 3600-4100 / 3700-4160, 3 KiB 5530-5640 / 3680-5510, 4 KiB 5070-6160 /
+// 4770-5600, 16 KiB 14750 / 11490, 64 KiB 82260 / 47510. The crossover is
+// near 2 KiB.
 //
-const FRAME_COPY_MAX_BYTES = 16 * 1024;
+const FRAME_COPY_MAX_BYTES = 2 * 1024;
 
 const DEFAULT = 0;
 const DEFLATING = 1;
@@ -507,7 +508,11 @@ class Sender {
    * Writes a frame. Frames written in the same tick after the first are held
    * (cork) and leave together in one writev on the next tick; the first one
    * leaves at once, so a lone message gains no latency and a `terminate()`
-   * right after one `send()` still delivers it, as with ws.
+   * right after one `send()` still delivers it, as with ws. Measured on
+   * loopback TCP (bursts of 16 frames of 64 bytes per tick, one core): 10700
+   * ns per message writing each frame at once, 2900-4100 ns with this scheme,
+   * 2300-3900 ns corking even the first; round trip of a lone frame to an
+   * echo peer 17.8-19.2 us p50 in all three.
    *
    * @param {Buffer[]} list The frame to send
    * @param {Function} [cb] Callback

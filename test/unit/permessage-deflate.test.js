@@ -4,6 +4,7 @@
 
 import { createRequire } from 'module';
 import path from 'path';
+import zlib from 'zlib';
 import { describe, expect, it } from 'vitest';
 
 const require = createRequire(import.meta.url);
@@ -292,5 +293,270 @@ describe('PerMessageDeflate negotiation (same table run against ws)', () => {
     expect(new PerMessageDeflate()._threshold).toBe(1024);
     expect(new PerMessageDeflate()._isServer).toBe(false);
     expect(new PerMessageDeflate().params).toBe(null);
+  });
+});
+
+const wsStatusCode = require(
+  path.join(wsLib, 'lib', 'constants.js')
+).kStatusCode;
+
+/** An accepted instance of `Impl` (server unless `isServer: false`) with the given params. */
+function accepted(Impl, { params = {}, isServer = true, ...options } = {}) {
+  const pmd = new Impl({ isServer, ...options });
+  const configuration = {};
+  for (const key of Object.keys(params)) {
+    configuration[key] = [params[key] === true ? true : String(params[key])];
+  }
+  pmd.accept([configuration]);
+  return pmd;
+}
+
+/** compress() or decompress() as a promise; also reports whether the callback ran synchronously. */
+function call(pmd, method, data, fin = true) {
+  return new Promise((resolve, reject) => {
+    let returned = false;
+    pmd[method](data, fin, (err, result) => {
+      if (!returned) reject(new Error(`${method} called back synchronously`));
+      else if (err) reject(err);
+      else resolve(result);
+    });
+    returned = true;
+  });
+}
+
+/** Byte equality without a deep, element-by-element comparison (slow for MiB buffers). */
+function expectSame(actual, expected) {
+  expect(Buffer.isBuffer(actual)).toBe(true);
+  expect(actual.length).toBe(expected.length);
+  expect(Buffer.compare(actual, expected)).toBe(0);
+}
+
+/** Deterministic bytes: text-like when `text`, else noise. */
+function sample(size, text) {
+  const out = Buffer.alloc(size);
+  let seed = size + 1;
+  for (let i = 0; i < size; i++) {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    out[i] = text ? 97 + ((seed >> 16) % 8) : seed >> 11;
+  }
+  return out;
+}
+
+describe('PerMessageDeflate compress/decompress (native Deflater/Inflater)', () => {
+  it('RFC 7692 §7.2.3.1/2: "Hello", then "Hello" again using the shared window', async () => {
+    for (const Impl of [PerMessageDeflate, WsPerMessageDeflate]) {
+      const pmd = accepted(Impl);
+      expect(
+        (await call(pmd, 'compress', Buffer.from('Hello'))).toString('hex')
+      ).toBe('f248cdc9c90700');
+      expect((await call(pmd, 'compress', 'Hello')).toString('hex')).toBe(
+        'f200110000'
+      );
+    }
+  });
+
+  it('without context takeover every message starts from an empty window', async () => {
+    const pmd = accepted(PerMessageDeflate, {
+      params: { server_no_context_takeover: true }
+    });
+    expect((await call(pmd, 'compress', 'Hello')).toString('hex')).toBe(
+      'f248cdc9c90700'
+    );
+    expect((await call(pmd, 'compress', 'Hello')).toString('hex')).toBe(
+      'f248cdc9c90700'
+    );
+  });
+
+  it('ws inflates what we deflate and we inflate what ws deflates (inline and threadpool sizes, fragments)', async () => {
+    const messages = [0, 5, 4096, 4097, 70000, 1 << 20].flatMap((size) => [
+      sample(size, true),
+      sample(size, false)
+    ]);
+
+    for (const [From, To] of [
+      [PerMessageDeflate, WsPerMessageDeflate],
+      [WsPerMessageDeflate, PerMessageDeflate]
+    ]) {
+      const sender = accepted(From, { isServer: true });
+      const receiver = accepted(To, { isServer: false });
+      for (const message of messages) {
+        const compressed = await call(sender, 'compress', message);
+        expectSame(await call(receiver, 'decompress', compressed), message);
+      }
+      // One message in three fragments.
+      const parts = [sample(3000, true), sample(9000, false), sample(10, true)];
+      const pieces = [];
+      for (let i = 0; i < parts.length; i++) {
+        pieces.push(
+          await call(sender, 'compress', parts[i], i === parts.length - 1)
+        );
+      }
+      const out = [];
+      for (let i = 0; i < pieces.length; i++) {
+        out.push(
+          await call(receiver, 'decompress', pieces[i], i === pieces.length - 1)
+        );
+      }
+      expectSame(Buffer.concat(out), Buffer.concat(parts));
+    }
+  });
+
+  it('calls back in call order when large and small calls are mixed', async () => {
+    const pmd = accepted(PerMessageDeflate);
+    const inputs = [
+      sample(1 << 20, true),
+      Buffer.from('x'),
+      sample(100000, false),
+      Buffer.from('y')
+    ];
+    const order = [];
+    const results = await Promise.all(
+      inputs.map(
+        (input, i) =>
+          new Promise((resolve, reject) =>
+            pmd.compress(input, true, (err, result) => {
+              order.push(i);
+              if (err) reject(err);
+              else resolve(result);
+            })
+          )
+      )
+    );
+    expect(order).toEqual([0, 1, 2, 3]);
+    const receiver = accepted(WsPerMessageDeflate, { isServer: false });
+    for (let i = 0; i < inputs.length; i++) {
+      expectSame(await call(receiver, 'decompress', results[i]), inputs[i]);
+    }
+  });
+
+  it('a client compresses with its negotiated 9-bit window (peer inflates with 9 bits)', async () => {
+    const block = sample(600, false);
+    const message = Buffer.concat(Array.from({ length: 50 }, () => block));
+    const client = accepted(PerMessageDeflate, {
+      isServer: false,
+      params: { client_max_window_bits: 9 }
+    });
+    const compressed = await call(client, 'compress', message);
+    const tail = Buffer.from([0, 0, 0xff, 0xff]);
+    const out = zlib.inflateRawSync(Buffer.concat([compressed, tail]), {
+      windowBits: 9,
+      finishFlush: zlib.constants.Z_SYNC_FLUSH
+    });
+    expectSame(out, message);
+  });
+
+  it('zlibDeflateOptions reach the Deflater (level 0 stores the bytes as they are)', async () => {
+    const pmd = accepted(PerMessageDeflate, {
+      zlibDeflateOptions: { level: 0, memLevel: 9, strategy: 1 }
+    });
+    const message = Buffer.from('stored, not compressed '.repeat(10));
+    const compressed = await call(pmd, 'compress', message);
+    expect(compressed.includes(message)).toBe(true);
+    expect(
+      await call(
+        accepted(PerMessageDeflate, { isServer: false }),
+        'decompress',
+        compressed
+      )
+    ).toEqual(message);
+  });
+
+  for (const [title, size] of [
+    // 256 KiB of zeros deflate to about 260 bytes (inflated inline), 64 MiB
+    // to about 64 KiB (inflated on the threadpool).
+    ['inline', 256 << 10],
+    ['threadpool', 64 << 20]
+  ]) {
+    it(`decompress stops at maxPayload with ws’s error (${title} input size)`, async () => {
+      const bomb = zlib.deflateRawSync(Buffer.alloc(size), {
+        finishFlush: zlib.constants.Z_SYNC_FLUSH
+      });
+      const body = bomb.subarray(0, bomb.length - 4);
+      expect(body.length > 1024).toBe(title === 'threadpool');
+      const results = [];
+      for (const Impl of [PerMessageDeflate, WsPerMessageDeflate]) {
+        const pmd = accepted(Impl, { isServer: false, maxPayload: 1000 });
+        const err = await call(pmd, 'decompress', body).then(
+          () => null,
+          (error) => error
+        );
+        results.push([
+          err.constructor.name,
+          err.message,
+          err.code,
+          err[kStatusCode] ?? err[wsStatusCode]
+        ]);
+      }
+      expect(results[0]).toEqual(results[1]);
+      expect(results[0]).toEqual([
+        'RangeError',
+        'Max payload size exceeded',
+        'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH',
+        1009
+      ]);
+    });
+  }
+
+  it('corrupt data fails with a zlib-style 1007 error; the next message starts a new stream', async () => {
+    const pmd = accepted(PerMessageDeflate, { isServer: false });
+    const err = await call(
+      pmd,
+      'decompress',
+      Buffer.from([0xff, 0xff, 0xff])
+    ).then(
+      () => null,
+      (error) => error
+    );
+    expect(err).toBeInstanceOf(Error);
+    expect([err.code, err.errno, err[kStatusCode]]).toEqual([
+      'Z_DATA_ERROR',
+      -3,
+      1007
+    ]);
+    expect(
+      (
+        await call(pmd, 'decompress', Buffer.from('f248cdc9c90700', 'hex'))
+      ).toString()
+    ).toBe('Hello');
+  });
+
+  it('cleanup() fails a compression in flight and the queued ones once each, like ws', async () => {
+    const messages = [];
+    for (const Impl of [PerMessageDeflate, WsPerMessageDeflate]) {
+      const pmd = accepted(Impl);
+      const calls = [];
+      pmd.compress(sample(1 << 20, false), true, (err) =>
+        calls.push(err && err.message)
+      );
+      pmd.cleanup();
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(calls).toHaveLength(1);
+      messages.push(calls[0]);
+      // Usable again afterwards.
+      expect((await call(pmd, 'compress', 'Hello')).toString('hex')).toBe(
+        'f248cdc9c90700'
+      );
+    }
+    expect(messages[0]).toBe(
+      'The deflate stream was closed while data was being processed'
+    );
+    expect(messages[0]).toBe(messages[1]);
+
+    const pmd = accepted(PerMessageDeflate);
+    const calls = [];
+    pmd.compress(sample(1 << 20, false), true, (err) =>
+      calls.push(['big', err && err.message])
+    );
+    pmd.compress('queued', true, (err) =>
+      calls.push(['queued', err && err.message])
+    );
+    pmd.cleanup();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const message =
+      'The deflate stream was closed while data was being processed';
+    expect(calls).toEqual([
+      ['big', message],
+      ['queued', message]
+    ]);
   });
 });
