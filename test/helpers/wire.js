@@ -291,7 +291,13 @@ export class MessageInflater {
    */
   inflate(data) {
     if (!this.stream) {
-      this.stream = zlib.createInflateRaw({ windowBits: this.windowBits });
+      // zlib only checks a back-reference against the window when it reaches past the current
+      // output chunk, so a 64-byte chunk makes "invalid distance too far back" reliable for data
+      // compressed with a larger window than negotiated.
+      this.stream = zlib.createInflateRaw({
+        windowBits: this.windowBits,
+        chunkSize: 64
+      });
     }
     const stream = this.stream;
     const chunks = [];

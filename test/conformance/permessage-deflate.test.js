@@ -1,0 +1,504 @@
+// RFC 7692 (permessage-deflate): negotiation (§5, §7.1), compressed messages and RSV1 (§6),
+// window sizes and context takeover (§7.1.1-§7.1.2), in both roles, against a raw peer that
+// compresses and inflates with zlib directly.
+
+import { randomBytes } from 'node:crypto';
+import zlib from 'node:zlib';
+
+import { afterEach, describe, expect, it } from 'vitest';
+
+import {
+  cleanup,
+  expectFailure,
+  openPeer,
+  recordEvents,
+  ROLES,
+  startServer,
+  track
+} from '../helpers/harness.js';
+import { describeEach } from '../helpers/implementations.js';
+import { connectRaw, rawRequest, handshakeRequest } from '../helpers/raw-client.js';
+import { listenRaw } from '../helpers/raw-server.js';
+import { MessageDeflater, MessageInflater, OP } from '../helpers/wire.js';
+
+afterEach(cleanup);
+
+/** "permessage-deflate; b; a=1" -> "permessage-deflate; a=1; b": parameter order is not meaningful. */
+function normalize(header) {
+  if (header === undefined) return undefined;
+  return header
+    .split(',')
+    .map((offer) => {
+      const [name, ...params] = offer.split(';').map((part) => part.trim());
+      return [name, ...params.sort()].join('; ');
+    })
+    .join(', ');
+}
+
+/** Parameters in effect for each direction, from a negotiated parameter string. */
+function parseParams(params) {
+  const out = {};
+  for (const part of params.split(';').map((p) => p.trim()).filter(Boolean)) {
+    const [key, value] = part.split('=');
+    out[key] = value === undefined ? true : Number(value);
+  }
+  return out;
+}
+
+/**
+ * The implementation in `role` with permessage-deflate negotiated with exactly `params` (the raw
+ * client offers them, or the raw server answers with them), threshold 0 so every message is
+ * compressed. Returns the context plus the zlib settings of both directions.
+ */
+async function openDeflate(impl, role, params = '', implOptions = {}) {
+  const header = params ? `permessage-deflate; ${params}` : 'permessage-deflate';
+  const ctx =
+    role === 'server'
+      ? await openPeer(impl, 'server', {
+          serverOptions: { perMessageDeflate: { threshold: 0, ...implOptions } },
+          offer: header
+        })
+      : await openPeer(impl, 'client', {
+          clientOptions: { perMessageDeflate: { threshold: 0, ...implOptions } },
+          extensions: header
+        });
+  const negotiated = parseParams(params);
+  const implSide = role;
+  const peerSide = role === 'server' ? 'client' : 'server';
+  ctx.implWindowBits = negotiated[`${implSide}_max_window_bits`] || 15;
+  ctx.implNoContext = !!negotiated[`${implSide}_no_context_takeover`];
+  ctx.peerWindowBits = negotiated[`${peerSide}_max_window_bits`] || 15;
+  ctx.peerNoContext = !!negotiated[`${peerSide}_no_context_takeover`];
+  ctx.deflater = new MessageDeflater({
+    windowBits: Math.max(ctx.peerWindowBits, 9),
+    noContextTakeover: ctx.peerNoContext
+  });
+  ctx.inflater = new MessageInflater({
+    windowBits: ctx.implWindowBits,
+    noContextTakeover: ctx.implNoContext
+  });
+  track(() => {
+    ctx.deflater.close();
+    ctx.inflater.close();
+  });
+  return ctx;
+}
+
+/** Sends `data` compressed as one message, optionally cut into `pieces` frames. */
+async function sendCompressed(ctx, data, { binary = false, pieces = 1 } = {}) {
+  const compressed = await ctx.deflater.compress(data);
+  const size = Math.ceil(compressed.length / pieces);
+  for (let i = 0; i < pieces; i++) {
+    ctx.peer.sendFrame({
+      opcode: i === 0 ? (binary ? OP.BINARY : OP.TEXT) : OP.CONTINUATION,
+      rsv1: i === 0,
+      payload: compressed.subarray(i * size, (i + 1) * size),
+      fin: i === pieces - 1
+    });
+  }
+  return compressed;
+}
+
+/** Reads one whole message from the implementation (all its frames) and inflates it. */
+async function readCompressed(ctx) {
+  const frames = [];
+  do {
+    frames.push(await ctx.peer.nextFrame());
+  } while (!frames[frames.length - 1].fin);
+  const payload = Buffer.concat(frames.map((frame) => frame.payload));
+  return { frames, data: await ctx.inflater.inflate(payload) };
+}
+
+/**
+ * A message with a 64-byte block repeated at a distance beyond 2^bits: a compressor with a
+ * larger window than negotiated would encode the repeat as a back-reference that an inflater
+ * limited to 2^bits rejects ("invalid distance too far back").
+ */
+function farRepeat(bits) {
+  const block = randomBytes(64).toString('hex');
+  const gap = randomBytes((1 << bits) / 2 + 200).toString('hex');
+  return block + gap + block;
+}
+
+describeEach('RFC 7692 permessage-deflate', (impl) => {
+  for (const role of ROLES) {
+    describe(`as ${role}`, () => {
+      it('§6.2: a compressed message (RSV1 on its first frame) is inflated', async () => {
+        const ctx = await openDeflate(impl, role);
+        const text = 'compress me '.repeat(100);
+        await sendCompressed(ctx, text);
+        await sendCompressed(ctx, Buffer.from([1, 2, 3, 4]), { binary: true });
+        const messages = await ctx.events.waitCount('message', 2);
+        expect(messages[0][1].toString()).toBe(text);
+        expect(messages[0][2]).toBe(false);
+        expect([messages[1][1].toString('hex'), messages[1][2]]).toEqual(['01020304', true]);
+      });
+
+      it('§6.1: messages sent are compressed and carry RSV1 on the first frame only', async () => {
+        const ctx = await openDeflate(impl, role);
+        const text = 'sent compressed '.repeat(200);
+        ctx.ws.send(text);
+        const { frames, data } = await readCompressed(ctx);
+        expect(frames.map((f) => [f.opcode, f.rsv1, f.fin])).toEqual([[OP.TEXT, true, true]]);
+        expect(frames[0].payload.length).toBeLessThan(text.length / 4);
+        expect(data.toString()).toBe(text);
+      });
+
+      it('§6.1: a message sent in fragments (fin: false) has RSV1 on the first frame only and inflates whole', async () => {
+        const ctx = await openDeflate(impl, role);
+        ctx.ws.send('first part, ', { fin: false });
+        ctx.ws.send('second part, ', { fin: false });
+        ctx.ws.send('last part');
+        const { frames, data } = await readCompressed(ctx);
+        expect(frames.map((f) => [f.opcode, f.rsv1, f.fin])).toEqual([
+          [OP.TEXT, true, false],
+          [OP.CONTINUATION, false, false],
+          [OP.CONTINUATION, false, true]
+        ]);
+        expect(data.toString()).toBe('first part, second part, last part');
+      });
+
+      it('§6.1: send(..., { compress: false }) sends an uncompressed frame (RSV1 clear)', async () => {
+        const ctx = await openDeflate(impl, role);
+        ctx.ws.send('plain text', { compress: false });
+        const frame = await ctx.peer.nextFrame();
+        expect([frame.rsv1, frame.payload.toString()]).toEqual([false, 'plain text']);
+      });
+
+      it('§6.2: an uncompressed message (RSV1 clear) is accepted while the extension is in use', async () => {
+        const ctx = await openDeflate(impl, role);
+        ctx.peer.sendText('not compressed');
+        const [, data] = await ctx.events.wait('message');
+        expect(data.toString()).toBe('not compressed');
+      });
+
+      it('§6.1: a compressed message split over four frames (RSV1 on the first) is inflated', async () => {
+        const ctx = await openDeflate(impl, role);
+        const text = 'fragmented and compressed '.repeat(50);
+        await sendCompressed(ctx, text, { pieces: 4 });
+        const [, data] = await ctx.events.wait('message');
+        expect(data.toString()).toBe(text);
+      });
+
+      it('§6.1: RSV1 on a continuation frame MUST fail the connection (1002)', async () => {
+        const ctx = await openDeflate(impl, role);
+        const compressed = await ctx.deflater.compress('abcdefabcdef');
+        ctx.peer.sendFrame({ opcode: OP.TEXT, rsv1: true, payload: compressed.subarray(0, 3), fin: false });
+        ctx.peer.sendFrame({ opcode: OP.CONTINUATION, rsv1: true, payload: compressed.subarray(3) });
+        await expectFailure(ctx, {
+          code: 1002,
+          errorCode: 'WS_ERR_UNEXPECTED_RSV_1',
+          message: 'Invalid WebSocket frame: RSV1 must be clear'
+        });
+      });
+
+      it('§6.1: a compressed control frame (RSV1 on a ping) MUST fail the connection (1002)', async () => {
+        const ctx = await openDeflate(impl, role);
+        ctx.peer.sendFrame({ opcode: OP.PING, rsv1: true, payload: [0x02, 0x00] });
+        await expectFailure(ctx, {
+          code: 1002,
+          errorCode: 'WS_ERR_UNEXPECTED_RSV_1',
+          message: 'Invalid WebSocket frame: RSV1 must be clear'
+        });
+      });
+
+      it('§6.2: data that does not inflate fails the connection (1007)', async () => {
+        const ctx = await openDeflate(impl, role);
+        // BFINAL=1 with the reserved block type 11: invalid in any context.
+        ctx.peer.sendFrame({ opcode: OP.TEXT, rsv1: true, payload: [0xff, 0xff, 0xff] });
+        const close = await ctx.peer.readUntilClose();
+        expect(close.close && close.close.code).toBe(1007);
+        const [, error] = await ctx.events.wait('error');
+        expect(error.code).toBe('Z_DATA_ERROR');
+        const [, code] = await ctx.events.wait('close');
+        expect(code).toBe(1006);
+        expect(ctx.events.of('message')).toEqual([]);
+      });
+
+      it('§7.2.3.3: a message compressed with a final (BFINAL) block is inflated, and the next one too', async () => {
+        const ctx = await openDeflate(impl, role);
+        for (const text of ['first whole stream', 'second whole stream']) {
+          ctx.peer.sendFrame({ opcode: OP.TEXT, rsv1: true, payload: zlib.deflateRawSync(text) });
+        }
+        const messages = await ctx.events.waitCount('message', 2);
+        expect(messages.map(([, data]) => data.toString())).toEqual([
+          'first whole stream',
+          'second whole stream'
+        ]);
+      });
+
+      it('§7.2.3.6: an empty compressed message is inflated to an empty message; an empty message sent inflates to empty', async () => {
+        const ctx = await openDeflate(impl, role);
+        await sendCompressed(ctx, '');
+        const [, data] = await ctx.events.wait('message');
+        expect(data.length).toBe(0);
+        ctx.ws.send('');
+        const { frames, data: sent } = await readCompressed(ctx);
+        expect(frames[0].opcode).toBe(OP.TEXT);
+        expect(sent.length).toBe(0);
+      });
+
+      it('§7.1.1: with context takeover the peer may refer back to earlier messages', async () => {
+        const ctx = await openDeflate(impl, role);
+        const text = randomBytes(600).toString('hex');
+        const first = await sendCompressed(ctx, text);
+        const second = await sendCompressed(ctx, text);
+        // The second message is a back-reference into the first one's window.
+        expect(second.length).toBeLessThan(first.length / 10);
+        const messages = await ctx.events.waitCount('message', 2);
+        expect(messages.map(([, data]) => data.toString() === text)).toEqual([true, true]);
+      });
+
+      it('maxPayload applies to the inflated size (1009)', async () => {
+        const limit = { maxPayload: 5000 };
+        const ctx =
+          role === 'server'
+            ? await openPeer(impl, 'server', {
+                serverOptions: { perMessageDeflate: { threshold: 0 }, ...limit },
+                offer: 'permessage-deflate'
+              })
+            : await openPeer(impl, 'client', {
+                clientOptions: { perMessageDeflate: { threshold: 0 }, ...limit },
+                extensions: 'permessage-deflate'
+              });
+        const deflater = new MessageDeflater();
+        track(() => deflater.close());
+        const small = await deflater.compress('z'.repeat(4000));
+        ctx.peer.sendFrame({ opcode: OP.TEXT, rsv1: true, payload: small });
+        await ctx.events.wait('message');
+        const big = await deflater.compress('z'.repeat(5001));
+        expect(big.length).toBeLessThan(100);
+        ctx.peer.sendFrame({ opcode: OP.TEXT, rsv1: true, payload: big });
+        await expectFailure(ctx, {
+          code: 1009,
+          errorCode: 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH',
+          message: 'Max payload size exceeded',
+          allowMessages: true
+        });
+      });
+
+      const mine = `${role}_no_context_takeover`;
+      const theirs = `${role === 'server' ? 'client' : 'server'}_no_context_takeover`;
+
+      it(`§7.1.1: ${mine} negotiated: every message sent inflates with a fresh window`, async () => {
+        const ctx = await openDeflate(impl, role, mine);
+        const text = randomBytes(800).toString('hex');
+        for (let i = 0; i < 3; i++) ctx.ws.send(text);
+        for (let i = 0; i < 3; i++) {
+          const { data } = await readCompressed(ctx);
+          expect(data.toString() === text).toBe(true);
+        }
+      });
+
+      it(`§7.1.1: ${theirs} negotiated: messages compressed from an empty window each time are inflated`, async () => {
+        const ctx = await openDeflate(impl, role, theirs);
+        const text = randomBytes(300).toString('hex');
+        for (let i = 0; i < 3; i++) await sendCompressed(ctx, text);
+        const messages = await ctx.events.waitCount('message', 3);
+        expect(messages.map(([, data]) => data.toString() === text)).toEqual([true, true, true]);
+      });
+
+      for (let bits = 9; bits <= 15; bits++) {
+        const mineBits = `${role}_max_window_bits`;
+        const theirBits = `${role === 'server' ? 'client' : 'server'}_max_window_bits`;
+
+        it(`§7.1.2: ${mineBits}=${bits}: what is sent inflates within a 2^${bits} window`, async () => {
+          const ctx = await openDeflate(impl, role, `${mineBits}=${bits}`);
+          const text = farRepeat(Math.min(bits, 14));
+          ctx.ws.send(text);
+          ctx.ws.send(text);
+          for (let i = 0; i < 2; i++) {
+            const { data } = await readCompressed(ctx);
+            expect(data.toString() === text).toBe(true);
+          }
+        });
+
+        it(`§7.1.2: ${theirBits}=${bits}: data compressed with a 2^${bits} window is inflated`, async () => {
+          const ctx = await openDeflate(impl, role, `${theirBits}=${bits}`);
+          const text = farRepeat(Math.min(bits, 14));
+          await sendCompressed(ctx, text);
+          await sendCompressed(ctx, text);
+          const messages = await ctx.events.waitCount('message', 2);
+          expect(messages.map(([, data]) => data.toString() === text)).toEqual([true, true]);
+        });
+      }
+    });
+  }
+
+  describe('negotiation: the server\'s answer to an offer (§5, §7.1)', () => {
+    const CASES = [
+      ['permessage-deflate', {}, 'permessage-deflate'],
+      ['permessage-deflate; client_max_window_bits', {}, 'permessage-deflate'],
+      [
+        'permessage-deflate; client_max_window_bits=10',
+        {},
+        'permessage-deflate; client_max_window_bits=10'
+      ],
+      [
+        'permessage-deflate; server_max_window_bits=9',
+        {},
+        'permessage-deflate; server_max_window_bits=9'
+      ],
+      [
+        'permessage-deflate; server_no_context_takeover',
+        {},
+        'permessage-deflate; server_no_context_takeover'
+      ],
+      [
+        'permessage-deflate; client_no_context_takeover',
+        {},
+        'permessage-deflate; client_no_context_takeover'
+      ],
+      [
+        'permessage-deflate',
+        { serverNoContextTakeover: true, clientNoContextTakeover: true },
+        'permessage-deflate; client_no_context_takeover; server_no_context_takeover'
+      ],
+      ['permessage-deflate', { serverMaxWindowBits: 12 }, 'permessage-deflate; server_max_window_bits=12'],
+      [
+        'permessage-deflate; client_max_window_bits',
+        { clientMaxWindowBits: 11 },
+        'permessage-deflate; client_max_window_bits=11'
+      ],
+      // The first offer asks for a smaller server window than the server allows; the second is taken.
+      [
+        'permessage-deflate; server_max_window_bits=10, permessage-deflate',
+        { serverMaxWindowBits: 12 },
+        'permessage-deflate; server_max_window_bits=12'
+      ],
+      ['x-webkit-deflate-frame', {}, undefined],
+      ['x-unknown, permessage-deflate; server_no_context_takeover', {}, 'permessage-deflate; server_no_context_takeover']
+    ];
+
+    for (const [offer, options, answer] of CASES) {
+      it(`offer "${offer}" with ${JSON.stringify(options)} -> ${answer === undefined ? 'no extension' : `"${answer}"`}`, async () => {
+        const server = await startServer(impl, { perMessageDeflate: options });
+        const peer = await connectRaw(server.port, {
+          headers: { 'Sec-WebSocket-Extensions': offer }
+        });
+        expect(normalize(peer.response.headers['sec-websocket-extensions'])).toBe(
+          normalize(answer)
+        );
+        const ws = await server.connection();
+        expect(ws.extensions).toBe(answer === undefined ? '' : 'permessage-deflate');
+      });
+    }
+
+    // ws refuses the whole handshake (400) rather than only declining the extension when an offer
+    // is malformed or unacceptable; ws-native must answer the same way.
+    const REFUSED = [
+      ['permessage-deflate; server_max_window_bits=7', {}],
+      ['permessage-deflate; server_max_window_bits=16', {}],
+      ['permessage-deflate; client_max_window_bits=abc', {}],
+      ['permessage-deflate; server_no_context_takeover=1', {}],
+      ['permessage-deflate; server_no_context_takeover; server_no_context_takeover', {}],
+      ['permessage-deflate; unknown_parameter', {}],
+      ['permessage-deflate;;', {}],
+      ['permessage-deflate', { clientMaxWindowBits: 11 }],
+      ['permessage-deflate; server_no_context_takeover', { serverNoContextTakeover: false }]
+    ];
+
+    for (const [offer, options] of REFUSED) {
+      it(`offer "${offer}" with ${JSON.stringify(options)} -> 400`, async () => {
+        const server = await startServer(impl, { perMessageDeflate: options });
+        const response = await rawRequest(
+          server.port,
+          handshakeRequest({ headers: { 'Sec-WebSocket-Extensions': offer } }).text
+        );
+        expect(response.statusCode).toBe(400);
+        expect(response.body).toBe('Invalid or unacceptable Sec-WebSocket-Extensions header');
+      });
+    }
+
+    it('an offer is ignored when the server has perMessageDeflate off (the default)', async () => {
+      const server = await startServer(impl);
+      const peer = await connectRaw(server.port, {
+        headers: { 'Sec-WebSocket-Extensions': 'permessage-deflate;;; garbage' }
+      });
+      expect(peer.response.headers['sec-websocket-extensions']).toBe(undefined);
+    });
+  });
+
+  describe('negotiation: the client\'s offer and its checks of the answer (§5, §7.1)', () => {
+    async function clientAgainst(answer, clientOptions = {}) {
+      const raw = await listenRaw({
+        respond: () => (answer === undefined ? {} : { 'Sec-WebSocket-Extensions': answer })
+      });
+      const ws = new impl.WebSocket(raw.url, clientOptions);
+      track(() => ws.terminate());
+      const events = recordEvents(ws);
+      const outcome = await Promise.race([events.wait('open'), events.wait('error')]);
+      return { ws, events, outcome, request: raw.requests[0] };
+    }
+
+    it('the default offer is "permessage-deflate; client_max_window_bits"', async () => {
+      const { request, ws, outcome } = await clientAgainst('permessage-deflate');
+      expect(request.headers['sec-websocket-extensions']).toBe(
+        'permessage-deflate; client_max_window_bits'
+      );
+      expect(outcome[0]).toBe('open');
+      expect(ws.extensions).toBe('permessage-deflate');
+    });
+
+    it('options shape the offer', async () => {
+      const { request } = await clientAgainst('permessage-deflate', {
+        perMessageDeflate: {
+          serverNoContextTakeover: true,
+          clientNoContextTakeover: true,
+          serverMaxWindowBits: 10,
+          clientMaxWindowBits: 11
+        }
+      });
+      expect(normalize(request.headers['sec-websocket-extensions'])).toBe(
+        normalize(
+          'permessage-deflate; server_no_context_takeover; client_no_context_takeover; ' +
+            'server_max_window_bits=10; client_max_window_bits=11'
+        )
+      );
+    });
+
+    it('perMessageDeflate: false sends no offer', async () => {
+      const { request, ws, outcome } = await clientAgainst(undefined, {
+        perMessageDeflate: false
+      });
+      expect(request.headers['sec-websocket-extensions']).toBe(undefined);
+      expect(outcome[0]).toBe('open');
+      expect(ws.extensions).toBe('');
+    });
+
+    const BAD_ANSWERS = [
+      ['permessage-deflate; unknown', {}, 'Invalid Sec-WebSocket-Extensions header'],
+      ['permessage-deflate; server_max_window_bits=16', {}, 'Invalid Sec-WebSocket-Extensions header'],
+      ['permessage-deflate; client_max_window_bits', {}, 'Invalid Sec-WebSocket-Extensions header'],
+      ['x-unknown', {}, 'Server indicated an extension that was not requested'],
+      ['permessage-deflate, x-other', {}, 'Server indicated an extension that was not requested'],
+      [
+        'permessage-deflate; client_no_context_takeover',
+        { perMessageDeflate: { clientNoContextTakeover: false } },
+        'Invalid Sec-WebSocket-Extensions header'
+      ],
+      [
+        'permessage-deflate; client_max_window_bits=12',
+        { perMessageDeflate: { clientMaxWindowBits: 10 } },
+        'Invalid Sec-WebSocket-Extensions header'
+      ],
+      [
+        'permessage-deflate',
+        { perMessageDeflate: false },
+        'Server sent a Sec-WebSocket-Extensions header but no extension was requested'
+      ]
+    ];
+
+    for (const [answer, options, message] of BAD_ANSWERS) {
+      it(`answer "${answer}" with ${JSON.stringify(options)} fails the handshake: ${message}`, async () => {
+        const { events, outcome, ws } = await clientAgainst(answer, options);
+        expect(outcome[0]).toBe('error');
+        expect(outcome[1].message).toBe(message);
+        const [, code] = await events.wait('close');
+        expect(code).toBe(1006);
+        expect(ws.readyState).toBe(3);
+        expect(events.of('open')).toEqual([]);
+      });
+    }
+  });
+});
