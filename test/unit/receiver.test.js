@@ -471,6 +471,34 @@ describe('Receiver: errors (class, message, code, close status identical to ws)'
     });
   }
 
+  it('maxBufferedChunks: a message held over too many socket chunks', async () => {
+    const bytes = frame(CLIENT, {
+      opcode: OP.BINARY,
+      payload: Buffer.alloc(10, 1)
+    });
+
+    for (const size of [1, 2, 3, 5]) {
+      const events = await runBoth(
+        { ...CLIENT, maxBufferedChunks: 2 },
+        chunksOf(bytes, size)
+      );
+      expect(events).toEqual([
+        [
+          'error',
+          {
+            ctor: 'RangeError',
+            message: 'Too many buffered chunks',
+            code: 'WS_ERR_TOO_MANY_BUFFERED_PARTS',
+            status: 1008
+          }
+        ]
+      ]);
+    }
+    expect(
+      await runBoth({ ...CLIENT, maxBufferedChunks: 3 }, chunksOf(bytes, 5))
+    ).toEqual([['message', { Buffer: '01'.repeat(10) }, true]]);
+  });
+
   it('exact messages of a few faults', async () => {
     const first = async (role, list) =>
       (await run(NATIVE, role, [frames(role, list)]))[0][1];
