@@ -788,6 +788,66 @@ describeEach('WebSocketServer connection options', (impl) => {
     ]);
   });
 
+  it('passes maxBufferedChunks on (1008 when a frame arrives in too many pieces)', async () => {
+    const outcomes = [];
+    for (const maxBufferedChunks of [0, 3]) {
+      const wss = new impl.WebSocketServer({
+        noServer: true,
+        maxBufferedChunks
+      });
+      const [local, remote] = duplexPair();
+      track(() => {
+        local.destroy();
+        remote.destroy();
+      });
+      const connected = new Promise((resolve) =>
+        wss.handleUpgrade(
+          { method: 'GET', url: '/', headers: requestHeaders(), socket: local },
+          local,
+          Buffer.alloc(0),
+          resolve
+        )
+      );
+      const { leftover } = await readHead(remote);
+      const peer = new RawConnection(remote, 'client', leftover);
+      remote.resume();
+      const events = recordEvents(await connected);
+      // Every write of the pair arrives as its own chunk: the header, then the payload in ten
+      // one-byte pieces.
+      const frame = encodeFrame({
+        opcode: OP.TEXT,
+        payload: 'abcdefghij',
+        mask: true
+      });
+      peer.send(frame.subarray(0, 6));
+      for (let i = 6; i < frame.length; i++)
+        peer.send(frame.subarray(i, i + 1));
+      const first = await Promise.race([
+        events.wait('message'),
+        events.wait('error')
+      ]);
+      outcomes.push(
+        first[0] === 'message'
+          ? ['message', first[1].toString()]
+          : [
+              'error',
+              first[1].code,
+              first[1].message,
+              (await peer.readUntilClose()).close.code
+            ]
+      );
+    }
+    expect(outcomes).toEqual([
+      ['message', 'abcdefghij'],
+      [
+        'error',
+        'WS_ERR_TOO_MANY_BUFFERED_PARTS',
+        'Too many buffered chunks',
+        1008
+      ]
+    ]);
+  });
+
   it('accepts invalid UTF-8 only with skipUTF8Validation', async () => {
     const lax = await serverPeer({ skipUTF8Validation: true });
     lax.peer.sendFrame({ opcode: OP.TEXT, payload: [0xff, 0xfe], mask: true });
