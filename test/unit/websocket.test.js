@@ -242,7 +242,11 @@ describe('receiving', () => {
     expect(seen[0][0]).toBeInstanceOf(ArrayBuffer);
     expect([...new Uint8Array(seen[0][0])]).toEqual([1, 2, 3]);
     expect(seen[1]).toEqual([Buffer.from('t'), false]);
-    expect(seen[2]).toEqual([[Buffer.from([4]), Buffer.from([5, 6])], true]);
+    // 'fragments': an array of Buffers that together make the message.
+    expect(Array.isArray(seen[2][0])).toBe(true);
+    expect(seen[2][0].every((part) => Buffer.isBuffer(part))).toBe(true);
+    expect(Buffer.concat(seen[2][0])).toEqual(Buffer.from([4, 5, 6]));
+    expect(seen[2][1]).toBe(true);
     expect(seen[3][0]).toBeInstanceOf(Blob);
     expect(Buffer.from(await seen[3][0].arrayBuffer())).toEqual(
       Buffer.from([7, 8])
@@ -542,7 +546,7 @@ describe('bufferedAmount', () => {
     return socket;
   }
 
-  it('counts bytes the socket has not written yet, framing included', () => {
+  it('counts bytes the socket has not written yet, framing included', async () => {
     const socket = stalledSocket();
     const ws = new WebSocket(null, undefined, {});
     ws.setSocket(socket, EMPTY, SOCKET_OPTIONS);
@@ -554,8 +558,11 @@ describe('bufferedAmount', () => {
     expect(ws.bufferedAmount).toBe(
       socket._writableState.length + ws._sender._bufferedBytes
     );
-    socket.release();
-    socket.release();
+    // Completing the writes (the Sender may batch them) empties it.
+    for (let i = 0; i < 10 && socket.writableLength > 0; i++) {
+      socket.release();
+      await tick();
+    }
     expect(ws.bufferedAmount).toBe(0);
   });
 
