@@ -9,8 +9,8 @@ export type Isa = 'scalar' | 'sse2' | 'avx2';
 export function kernelInfo(): { isa: Isa; available: Isa[] };
 
 /**
- * XOR-masks `length` bytes of `source` from `offset` into `output` from `offset` with the 4-byte
- * `mask` (bufferutil's signature: mask(source, mask, output, offset, length)).
+ * XOR-masks the first `length` bytes of `source` into `output` from `offset` with the 4-byte
+ * `mask` (bufferutil's signature and semantics: mask(source, mask, output, offset, length)).
  */
 export function mask(
   source: Uint8Array,
