@@ -40,26 +40,30 @@ Bytes randomBytes(std::mt19937& rng, size_t length) {
 
 void testMaskAgainstReference() {
   std::mt19937 rng(1);
-  constexpr size_t kGuard = 16;
+  constexpr size_t kGuard = 32;
   for (const wsn::KernelTable* table : availableTables()) {
     size_t mismatches = 0;
     for (size_t length = 0; length <= 300; ++length) {
-      for (size_t phase = 0; phase < 4; ++phase) {
+      for (size_t combination = 0; combination < 4 * 32; ++combination) {
+        // Every key phase and every source alignment mod 32 (the AVX2 kernel
+        // aligns its stores first); the output alignment varies independently.
+        const size_t phase = combination & 3;
+        const size_t offset = combination >> 2;
+        const size_t start = kGuard - ((combination * 7) & 31);
         const Bytes key = randomBytes(rng, 4);
         const uint8_t rotated[4] = {key[phase], key[(phase + 1) & 3],
                                     key[(phase + 2) & 3], key[(phase + 3) & 3]};
-        const size_t offset = rng() % 16;
         const Bytes source = randomBytes(rng, length + offset);
         // Out of place, into a window surrounded by guard bytes.
         Bytes output = randomBytes(rng, length + 2 * kGuard);
         const Bytes before = output;
-        table->mask(source.data() + offset, output.data() + kGuard, length,
+        table->mask(source.data() + offset, output.data() + start, length,
                     rotated);
         for (size_t i = 0; i < output.size(); ++i) {
-          const bool inside = i >= kGuard && i < kGuard + length;
+          const bool inside = i >= start && i < start + length;
           const uint8_t expected =
-              inside ? static_cast<uint8_t>(source[offset + i - kGuard] ^
-                                            key[(phase + i - kGuard) & 3])
+              inside ? static_cast<uint8_t>(source[offset + i - start] ^
+                                            key[(phase + i - start) & 3])
                      : before[i];
           if (output[i] != expected) ++mismatches;
         }

@@ -8,8 +8,8 @@ namespace wsn::detail {
 
 namespace {
 
-// Eight bytes per step. memcpy compiles to one unaligned load or store on every
-// target we build for, and unlike a pointer cast it is defined for any
+// Eight bytes per step. memcpy compiles to one unaligned load or store on
+// every target we build for, and unlike a pointer cast it is defined for any
 // alignment and aliasing.
 inline uint64_t loadWord(const uint8_t* bytes) noexcept {
   uint64_t word;
@@ -25,12 +25,12 @@ inline void storeWord(uint8_t* bytes, uint64_t word) noexcept {
 
 void maskScalar(const uint8_t* source, uint8_t* destination, size_t length,
                 const uint8_t key[4]) noexcept {
-  // The key repeated twice in memory order: byte j of the word masks byte j of
-  // each 8-byte step, whatever the host's endianness, because 8 is a multiple
-  // of the 4-byte key period.
-  uint8_t keyBytes[8];
-  for (size_t i = 0; i < 8; ++i) keyBytes[i] = key[i & 3];
-  const uint64_t keyWord = loadWord(keyBytes);
+  // The key twice, in memory order: both halves of the word are the same 4
+  // bytes, so byte j of the word masks byte j of each 8-byte step whatever the
+  // host's endianness (8 is a multiple of the 4-byte key period).
+  uint32_t keyHalf;
+  std::memcpy(&keyHalf, key, sizeof(keyHalf));
+  const uint64_t keyWord = (uint64_t{keyHalf} << 32) | keyHalf;
 
   size_t i = 0;
   // Four independent words per iteration keep the load and store ports busy.
@@ -47,10 +47,10 @@ void maskScalar(const uint8_t* source, uint8_t* destination, size_t length,
   for (; i + 8 <= length; i += 8) {
     storeWord(destination + i, loadWord(source + i) ^ keyWord);
   }
-  // Every step so far was a multiple of 4 bytes, so the tail starts at key
+  // Every step so far was a multiple of 4 bytes: the tail starts at key
   // index 0.
   for (size_t j = 0; i < length; ++i, ++j) {
-    destination[i] = static_cast<uint8_t>(source[i] ^ keyBytes[j]);
+    destination[i] = static_cast<uint8_t>(source[i] ^ key[j & 3]);
   }
 }
 
