@@ -116,6 +116,7 @@ async function main() {
 
   const summary = [];
   const rows = [];
+  const percent = (value) => (Number.isFinite(value) ? `${Math.max(0, Math.round(value * 100))}%` : '–');
   for (const cell of cells) {
     const stats = {};
     for (const id of servers) {
@@ -131,7 +132,9 @@ async function main() {
         deliveriesPerSecond: pick((r) => r.deliveries_per_s),
         deliveryP99Ms: pick((r) => r.delivery_latency_us.p99 / 1e3),
         serverCpuMsPerRound: pick((r) => (r.server ? r.server.cpu_ms_per_round : NaN)),
-        serverRssMiB: pick((r) => (r.server ? r.server.rss_kb / 1024 : NaN))
+        serverRssMiB: pick((r) => (r.server ? r.server.rss_kb / 1024 : NaN)),
+        otherCpu0: pick((r) => (r.cpu_busy && r.server ? r.cpu_busy.cpu0 - r.server.cpu_util : NaN)),
+        otherCpu1: pick((r) => (r.cpu_busy ? r.cpu_busy.cpu1 - r.loadgen_cpu_util : NaN))
       };
     }
     const base = stats[RATIO_BASE];
@@ -148,6 +151,7 @@ async function main() {
         fmt(s.deliveryP99Ms),
         fmt(s.serverCpuMsPerRound),
         fmt(s.serverRssMiB),
+        `${percent(s.otherCpu0)} / ${percent(s.otherCpu1)}`,
         s.errors ? `${s.errors} (${s.goodRuns}/${s.runs} clean)` : '0'
       ]);
     }
@@ -163,7 +167,8 @@ async function main() {
     `${machine.nproc} CPUs (${machine.cpuModel}), Linux ${machine.kernel}, Node ${machine.node}, ws ${machine.ws}, ${machine.date}. ` +
       `One client sends, the server send()s to all ${options.clients}; a round ends when the last client has verified the message. ` +
       `Medians of ${options.reps} runs of ${options.rounds} rounds (after ${options.warmupRounds} warmup rounds). ` +
-      'Speed vs ws+bu = its round time ÷ this round time (higher is better).',
+      'Speed vs ws+bu = its round time ÷ this round time (higher is better). ' +
+      '"others on CPU 0/1": CPU time on the pinned CPUs used by neither the server nor the load generator.',
     '',
     ...notes.map((note) => `- ${note}`),
     notes.length ? '' : null,
@@ -177,6 +182,7 @@ async function main() {
         'delivery p99 ms',
         'server CPU ms/round',
         'server RSS MiB',
+        'others on CPU 0/1',
         'errors'
       ],
       rows

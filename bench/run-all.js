@@ -151,7 +151,11 @@ function summarize(cells, servers, runs) {
         serverCpuUsPerMessage: pick((r) => (r.server ? r.server.cpu_us_per_message : NaN)),
         serverCpuUtil: pick((r) => (r.server ? r.server.cpu_util : NaN)),
         serverRssMiB: pick((r) => (r.server ? r.server.rss_kb / 1024 : NaN)),
-        loadgenCpuUtil: pick((r) => r.loadgen_cpu_util)
+        loadgenCpuUtil: pick((r) => r.loadgen_cpu_util),
+        // CPU time on the two pinned CPUs that neither process used: other
+        // load on the machine, which skews whatever it overlaps.
+        otherCpu0: pick((r) => (r.cpu_busy && r.server ? r.cpu_busy.cpu0 - r.server.cpu_util : NaN)),
+        otherCpu1: pick((r) => (r.cpu_busy ? r.cpu_busy.cpu1 - r.loadgen_cpu_util : NaN))
       };
     }
     const base = rows[RATIO_BASE];
@@ -179,8 +183,10 @@ function renderMarkdown(summary, meta) {
     'server CPU',
     'server RSS MiB',
     'loadgen CPU',
+    'others on CPU 0/1',
     'errors'
   ];
+  const percent = (value) => (Number.isFinite(value) ? `${Math.max(0, Math.round(value * 100))}%` : '–');
   const rows = [];
   for (const { cell, rows: servers } of summary) {
     for (const row of servers) {
@@ -195,9 +201,10 @@ function renderMarkdown(summary, meta) {
         fmt(row.p999Us),
         fmt(row.serverCpuUsPerMessage),
         fmtRatio(row.cpuRatio),
-        Number.isFinite(row.serverCpuUtil) ? `${Math.round(row.serverCpuUtil * 100)}%` : '–',
+        percent(row.serverCpuUtil),
         fmt(row.serverRssMiB),
-        Number.isFinite(row.loadgenCpuUtil) ? `${Math.round(row.loadgenCpuUtil * 100)}%` : '–',
+        percent(row.loadgenCpuUtil),
+        `${percent(row.otherCpu0)} / ${percent(row.otherCpu1)}`,
         row.errors ? `${row.errors} (${row.goodRuns}/${row.runs} clean)` : '0'
       ]);
     }
@@ -211,7 +218,9 @@ function renderMarkdown(summary, meta) {
     `${m.nproc} CPUs (${m.cpuModel}), Linux ${m.kernel}, Node ${m.node}, ws ${m.ws}, ${m.date}. ` +
       `Server on CPU 0, wsn-loadgen on CPU 1; medians of ${meta.options.reps} runs ` +
       `(${meta.options.warmup} s warmup + ${meta.options.duration} s each). ` +
-      'Ratios are against ws + bufferutil + utf-8-validate in the same run; msg/s: higher is better, CPU/msg: lower is better.',
+      'Ratios are against ws + bufferutil + utf-8-validate in the same run; msg/s: higher is better, CPU/msg: lower is better. ' +
+      '"others on CPU 0/1" is CPU time on the pinned CPUs used by neither the server nor the load generator ' +
+      `(other load; load average ${meta.loadavg.start} at the start, ${meta.loadavg.end} at the end).`,
     '',
     ...meta.notes.map((note) => `- ${note}`),
     meta.notes.length ? '' : null,
@@ -273,6 +282,7 @@ async function main() {
   if (!servers.includes(RATIO_BASE)) notes.push(`${RATIO_BASE} not run: ratio columns are empty`);
   const cells = buildCells(options);
   const machine = machineInfo();
+  const loadStart = fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
   const total = cells.length * servers.length * options.reps;
   process.stderr.write(`bench: ${cells.length} cells × ${servers.length} servers × ${options.reps} reps = ${total} runs\n`);
   for (const note of notes) process.stderr.write(`bench: ${note}\n`);
@@ -308,6 +318,7 @@ async function main() {
 
   const summary = summarize(cells, servers, runs);
   const meta = {
+    loadavg: { start: loadStart, end: fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ') },
     name,
     command: `node bench/run-all.js ${process.argv.slice(2).join(' ')}`.trim(),
     machine,

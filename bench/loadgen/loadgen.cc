@@ -880,6 +880,7 @@ void Loadgen::beginMeasure(uint64_t now) {
   t0Ns_ = now;
   cpu0_ = selfCpuSeconds();
   if (options_.serverPid > 0) server0_ = sampleProcess(options_.serverPid);
+  cpus0_ = sampleCpus();
   wireIn0_ = wireIn_;
   wireOut0_ = wireOut_;
   messages_ = 0;
@@ -892,6 +893,7 @@ void Loadgen::endMeasure(uint64_t now) {
   t1Ns_ = now;
   cpu1_ = selfCpuSeconds();
   if (options_.serverPid > 0) server1_ = sampleProcess(options_.serverPid);
+  cpus1_ = sampleCpus();
 }
 
 void Loadgen::startRound(uint64_t now) {
@@ -1088,6 +1090,18 @@ void Loadgen::printReport() {
   json.key("interrupted").boolean(interrupted_);
   json.key("loadgen_cpu_s").number(cpu1_ - cpu0_);
   json.key("loadgen_cpu_util").number((cpu1_ - cpu0_) * perSecond);
+  // How busy each CPU was over the window, whoever used it: with the server
+  // and this process pinned, the rest is other load that skews the numbers.
+  json.key("cpu_busy").open();
+  for (size_t i = 0; i < cpus0_.size() && i < cpus1_.size(); ++i) {
+    const uint64_t total = cpus1_[i].total - cpus0_[i].total;
+    const uint64_t busy = cpus1_[i].busy - cpus0_[i].busy;
+    json.key(("cpu" + std::to_string(i)).c_str())
+        .number(total > 0 ? static_cast<double>(busy) /
+                                static_cast<double>(total)
+                          : 0.0);
+  }
+  json.close();
   json.key("server");
   if (options_.serverPid > 0 && server0_.ok && server1_.ok) {
     const double cpu = server1_.cpuSeconds - server0_.cpuSeconds;

@@ -164,6 +164,8 @@ class Loadgen {
   double cpu1_ = 0;
   ProcSample server0_;
   ProcSample server1_;
+  std::vector<CpuTimes> cpus0_;
+  std::vector<CpuTimes> cpus1_;
   uint64_t messages_ = 0;
   uint64_t wireIn_ = 0;
   uint64_t wireOut_ = 0;

@@ -68,6 +68,35 @@ ProcSample sampleProcess(int pid) {
   return sample;
 }
 
+std::vector<CpuTimes> sampleCpus() {
+  std::vector<CpuTimes> cpus;
+  std::string stat;
+  if (!readFile("/proc/stat", &stat)) return cpus;
+  size_t line = 0;
+  while (line < stat.size()) {
+    const size_t end = stat.find('\n', line);
+    const std::string text = stat.substr(line, end - line);
+    line = end == std::string::npos ? stat.size() : end + 1;
+    // "cpu0 ..." to "cpuN ...": the aggregate "cpu " line is skipped.
+    if (text.size() < 4 || text.compare(0, 3, "cpu") != 0 || text[3] < '0' ||
+        text[3] > '9') {
+      continue;
+    }
+    const char* cursor = text.c_str() + text.find(' ');
+    CpuTimes times;
+    for (int field = 0; field < 8; ++field) {
+      char* next;
+      const unsigned long long value = std::strtoull(cursor, &next, 10);
+      if (next == cursor) break;
+      cursor = next;
+      times.total += value;
+      if (field != 3 && field != 4) times.busy += value;  // idle, iowait
+    }
+    cpus.push_back(times);
+  }
+  return cpus;
+}
+
 double selfCpuSeconds() {
   struct rusage usage;
   getrusage(RUSAGE_SELF, &usage);
