@@ -329,6 +329,38 @@ describe('argument checks: a wrong call throws, never crashes, changes nothing',
   });
 });
 
+describe('worker threads', () => {
+  it('each worker gets its own instance: pool, Utf8Stream class and kernels work, exit is clean', async () => {
+    const { Worker } = await import('node:worker_threads');
+    const code = `
+      const { parentPort } = require('worker_threads');
+      const b = require(${JSON.stringify(path.join(ROOT, 'lib', 'binding.js'))});
+      const key = Buffer.alloc(4);
+      b.randomFill(key);
+      const data = Buffer.from('hello');
+      b.unmask(data, key);
+      b.unmask(data, key);
+      const stream = new b.Utf8Stream();
+      parentPort.postMessage([b.kernelInfo().isa, data.toString(), stream.feed(Buffer.from('é'))]);
+    `;
+    const results = await Promise.all(
+      [0, 1].map(
+        () =>
+          new Promise((resolve, reject) => {
+            const worker = new Worker(code, { eval: true });
+            let message;
+            worker.on('message', (value) => (message = value));
+            worker.on('error', reject);
+            worker.on('exit', (exitCode) => resolve([exitCode, message]));
+          })
+      )
+    );
+    for (const result of results) {
+      expect(result).toEqual([0, [binding.kernelInfo().isa, 'hello', true]]);
+    }
+  });
+});
+
 describe('randomFill', () => {
   it('fills with CSPRNG bytes: distinct keys, every byte value, across pool refills', () => {
     const keys = new Set();
