@@ -141,6 +141,9 @@ class ZlibWorker final : public Napi::AsyncWorker {
 
   void Execute() override { status_ = owner_->run(job_, output_); }
 
+  // Gives the call back when the worker could not be queued.
+  Job takeJob() { return std::move(job_); }
+
   void OnOK() override {
     Napi::Env env = Env();
     owner_->busy_ = false;
@@ -195,7 +198,14 @@ class QueuedWrap : public Napi::ObjectWrap<Derived> {
         new ZlibWorker<Derived>(self, std::move(self->queue_.front()));
     self->queue_.pop_front();
     self->busy_ = true;
-    worker->Queue();
+    try {
+      worker->Queue();
+    } catch (...) {
+      self->queue_.push_front(worker->takeJob());
+      self->busy_ = false;
+      delete worker;
+      throw;
+    }
   }
 
   void submit(Job&& job) {

@@ -2,6 +2,7 @@
 // round trips at every window size checked by Node's zlib both ways, the inflate limit against a
 // 1 GiB decompression bomb, corrupt input, zlib memory, and the threadpool variants.
 
+import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import zlib from 'node:zlib';
@@ -492,6 +493,46 @@ describe('Deflater and Inflater: threadpool variants', () => {
     expect(await pending).toEqual(HELLO_COMPRESSED);
     expect(await pendingInflate).toEqual(HELLO);
     expect(deflater.compress(HELLO, true)).toEqual(HELLO_AGAIN);
+  });
+  it('keeps an unreferenced object alive until its callback, also in a worker thread', () => {
+    // A child with --expose-gc: the objects are dropped and collected while their calls run.
+    const script = `
+      const { Worker, isMainThread, parentPort } = require('worker_threads');
+      const binding = require(${JSON.stringify(path.join(ROOT, 'lib', 'binding.js'))});
+      function run(done) {
+        const results = [];
+        const data = Buffer.alloc(1 << 20, 0x61);
+        new binding.Deflater({}).compressAsync(data, true, (error, compressed) => {
+          results.push(error ? 'error' : compressed.length);
+          new binding.Inflater(15, false).inflateAsync(compressed, true, 0, (status, out) => {
+            results.push(status, out.equals(data));
+            done(results.join(','));
+          });
+          global.gc();
+        });
+        global.gc();
+      }
+      if (isMainThread) {
+        run((main) => {
+          const worker = new Worker(process.argv[1], { eval: true });
+          worker.on('message', (inWorker) => console.log(main + '|' + inWorker));
+        });
+      } else {
+        run((result) => parentPort.postMessage(result));
+      }
+    `;
+    const child = spawnSync(
+      process.execPath,
+      ['--expose-gc', '-e', script, script],
+      {
+        encoding: 'utf8',
+        env: process.env
+      }
+    );
+    expect(child.stderr).toBe('');
+    const [main, inWorker] = child.stdout.trim().split('|');
+    expect(main).toMatch(/^\d+,0,true$/);
+    expect(inWorker).toBe(main);
   });
 });
 
