@@ -79,8 +79,9 @@ ParserOptions parseOptions(const Napi::CallbackInfo& info) {
     // RFC 7692 §7.1.2: window bits are 8..15.
     if (!(bits >= 8 && bits <= 15) || bits != std::floor(bits)) {
       throw Napi::RangeError::New(
-          env, "The \"options.inflateWindowBits\" property must be an "
-               "integer in 8..15");
+          env,
+          "The \"options.inflateWindowBits\" property must be an "
+          "integer in 8..15");
     }
     options.inflateWindowBits = static_cast<int>(bits);
   }
@@ -128,9 +129,8 @@ class ParserWrap : public Napi::ObjectWrap<ParserWrap> {
       }
       InstanceData& instance = instanceData(env);
       ParserEvent* events = instance.scratch.get();
-      const ExecuteResult result =
-          parser_->execute(data + start, length - start, events,
-                           InstanceData::kEventCapacity);
+      const ExecuteResult result = parser_->execute(
+          data + start, length - start, events, InstanceData::kEventCapacity);
       uint32_t* words = instance.events;
       words[0] = static_cast<uint32_t>(result.eventCount);
       words[1] = static_cast<uint32_t>(result.bytesConsumed);

@@ -58,8 +58,8 @@ bool maskKeyFor(const Napi::CallbackInfo& info, size_t index, uint32_t flags,
     size_t keyBytes = 0;
     const uint8_t* bytes = bufferData(info[index], "maskKey", &keyBytes);
     if (keyBytes < 4) {
-      throw Napi::RangeError::New(
-          env, "The \"maskKey\" argument must hold 4 bytes");
+      throw Napi::RangeError::New(env,
+                                  "The \"maskKey\" argument must hold 4 bytes");
     }
     std::memcpy(key, bytes, 4);
   }
@@ -119,8 +119,9 @@ Napi::Value frameHeader(const Napi::CallbackInfo& info) {
     const bool masked = maskKeyFor(info, 3, flags, key);
     const auto payloadBytes = static_cast<uint64_t>(length);
     uint8_t header[kMaxFrameHeaderBytes];
-    const size_t written = writeFrameHeader(header, opcode, frameFlags(flags),
-                                            payloadBytes, masked ? key : nullptr);
+    const size_t written =
+        writeFrameHeader(header, opcode, frameFlags(flags), payloadBytes,
+                         masked ? key : nullptr);
     return Napi::Buffer<uint8_t>::Copy(env, header, written);
   });
 }
@@ -134,10 +135,9 @@ Napi::Value closePayload(const Napi::CallbackInfo& info) {
     const double code = info[0].As<Napi::Number>().DoubleValue();
     // ws tests the number itself (isValidStatusCode), then writes it as a
     // 16-bit integer.
-    const bool wsValid =
-        (code >= 1000 && code <= 1014 && code != 1004 && code != 1005 &&
-         code != 1006) ||
-        (code >= 3000 && code <= 4999);
+    const bool wsValid = (code >= 1000 && code <= 1014 && code != 1004 &&
+                          code != 1005 && code != 1006) ||
+                         (code >= 3000 && code <= 4999);
     if (!wsValid) throw Napi::TypeError::New(env, badCode);
     size_t reasonBytes = 0;
     const uint8_t* reason = nullptr;
@@ -146,9 +146,8 @@ Napi::Value closePayload(const Napi::CallbackInfo& info) {
     }
     uint8_t payload[kMaxControlPayloadBytes];
     size_t written = 0;
-    const Status status =
-        writeClosePayload(payload, static_cast<uint16_t>(code), reason,
-                          reasonBytes, &written);
+    const Status status = writeClosePayload(
+        payload, static_cast<uint16_t>(code), reason, reasonBytes, &written);
     switch (status) {
       case Status::kOk:
         break;

@@ -74,7 +74,8 @@ struct FrameParser::Impl {
   uint8_t messageOpcode = 0;
   bool compressed = false;
   bool validateText = false;
-  uint64_t headerTotalBytes = 0;  // sum of frame lengths (ws _totalPayloadLength)
+  uint64_t headerTotalBytes =
+      0;  // sum of frame lengths (ws _totalPayloadLength)
   uint32_t frames = 0;
   uint32_t pieces = 0;
   ByteBuffer message;
@@ -197,8 +198,9 @@ HeaderStep FrameParser::Impl::decodeHeader(const uint8_t* bytes,
     return HeaderStep::kFailed;
   }
 
-  const size_t extendedBytes =
-      shortLength == 126 ? 2 : shortLength == 127 ? 8 : 0;
+  const size_t extendedBytes = shortLength == 126   ? 2
+                               : shortLength == 127 ? 8
+                                                    : 0;
   if (available < 2 + extendedBytes) {
     *neededBytes = 2 + extendedBytes;
     return HeaderStep::kNeedMore;
@@ -399,8 +401,8 @@ bool FrameParser::Impl::finishControl(const uint8_t* payload,
   const size_t bodyBytes = payloadBytes - skipBytes;
   bool emitted;
   if (isSpan) {
-    emitted = emitSpan(frame.opcode, spanOffset + skipBytes, bodyBytes,
-                       closeCode);
+    emitted =
+        emitSpan(frame.opcode, spanOffset + skipBytes, bodyBytes, closeCode);
   } else {
     ByteBuffer copy;
     if (!copy.append(body, bodyBytes)) return fail(Status::kOutOfMemory);
@@ -444,8 +446,8 @@ bool FrameParser::Impl::finishMessage() {
 bool FrameParser::Impl::readPlain(uint8_t* data, size_t available,
                                   size_t start) {
   uint8_t* bytes = data + start;
-  const bool wholeFrameHere = available == payloadLeft &&
-                              payloadLeft == frame.payloadBytes;
+  const bool wholeFrameHere =
+      available == payloadLeft && payloadLeft == frame.payloadBytes;
   if (wholeFrameHere && frame.fin && frame.opcode != kOpContinuation) {
     // The common case: an unfragmented message wholly in this chunk is handed
     // out where it lies.
@@ -459,8 +461,7 @@ bool FrameParser::Impl::readPlain(uint8_t* data, size_t available,
     return emitSpan(messageOpcode, start, available, 0);
   }
   if (available != 0) {
-    if (options.maxBufferedChunks != 0 &&
-        pieces >= options.maxBufferedChunks) {
+    if (options.maxBufferedChunks != 0 && pieces >= options.maxBufferedChunks) {
       return fail(Status::kTooManyBufferedParts, kPartsChunks);
     }
     ++pieces;
@@ -500,9 +501,9 @@ bool FrameParser::Impl::readCompressed(uint8_t* data, size_t available,
     // result: the first failure is then the same however the input was split.
     size_t produced = message.size() > before ? message.size() - before : 0;
     if (options.maxPayloadBytes != 0 && message.size() > before) {
-      const uint64_t room =
-          options.maxPayloadBytes > before ? options.maxPayloadBytes - before
-                                           : 0;
+      const uint64_t room = options.maxPayloadBytes > before
+                                ? options.maxPayloadBytes - before
+                                : 0;
       produced = static_cast<size_t>(std::min<uint64_t>(produced, room));
     }
     if (validateText && produced != 0 &&
@@ -510,10 +511,10 @@ bool FrameParser::Impl::readCompressed(uint8_t* data, size_t available,
       return fail(Status::kInvalidUtf8);
     }
     if (inflated != Status::kOk) {
-      return fail(inflated, inflated == Status::kInflateFailed
-                                ? static_cast<uint64_t>(
-                                      static_cast<uint32_t>(zlibCode))
-                                : 0);
+      return fail(inflated,
+                  inflated == Status::kInflateFailed
+                      ? static_cast<uint64_t>(static_cast<uint32_t>(zlibCode))
+                      : 0);
     }
     if (message.size() > before) {
       ++pieces;

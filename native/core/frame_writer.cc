@@ -9,7 +9,8 @@
 namespace wsn {
 
 size_t writeFrameHeader(uint8_t* out, uint8_t opcode, FrameFlags flags,
-                        uint64_t payloadBytes, const uint8_t* maskKey) noexcept {
+                        uint64_t payloadBytes,
+                        const uint8_t* maskKey) noexcept {
   out[0] = static_cast<uint8_t>((flags.fin ? 0x80 : 0) |
                                 (flags.rsv1 ? 0x40 : 0) | (opcode & 0x0f));
   const uint8_t maskBit = maskKey != nullptr ? 0x80 : 0;

@@ -21,7 +21,9 @@ using wsn::ParserOptions;
 using wsn::Role;
 using wsn::Status;
 
-Bytes bytesOf(const std::string& text) { return Bytes(text.begin(), text.end()); }
+Bytes bytesOf(const std::string& text) {
+  return Bytes(text.begin(), text.end());
+}
 
 Bytes copyOf(const uint8_t* data, size_t length) {
   Bytes out(length);
@@ -33,10 +35,10 @@ struct FrameSpec {
   uint8_t opcode = 1;
   bool fin = true;
   bool rsv1 = false;
-  uint8_t rsv23 = 0;       // 0x20 | 0x10 bits
+  uint8_t rsv23 = 0;  // 0x20 | 0x10 bits
   bool masked = true;
   uint8_t key[4] = {0x37, 0xfa, 0x21, 0x3d};
-  int lengthForm = 0;      // 0: minimal, else 126 or 127
+  int lengthForm = 0;                   // 0: minimal, else 126 or 127
   uint64_t claimedLength = UINT64_MAX;  // header length when not the payload's
 };
 
@@ -44,8 +46,9 @@ struct FrameSpec {
 // checked against the RFC, not against our own writer.
 Bytes makeFrame(const FrameSpec& spec, const Bytes& payload) {
   Bytes out;
-  out.push_back(static_cast<uint8_t>((spec.fin ? 0x80 : 0) | (spec.rsv1 ? 0x40 : 0) |
-                                     spec.rsv23 | spec.opcode));
+  out.push_back(static_cast<uint8_t>((spec.fin ? 0x80 : 0) |
+                                     (spec.rsv1 ? 0x40 : 0) | spec.rsv23 |
+                                     spec.opcode));
   const uint64_t length =
       spec.claimedLength != UINT64_MAX ? spec.claimedLength : payload.size();
   const uint8_t maskBit = spec.masked ? 0x80 : 0;
@@ -59,17 +62,20 @@ Bytes makeFrame(const FrameSpec& spec, const Bytes& payload) {
     out.push_back(static_cast<uint8_t>(length));
   } else {
     out.push_back(static_cast<uint8_t>(maskBit | 127));
-    for (int i = 7; i >= 0; --i) out.push_back(static_cast<uint8_t>(length >> (8 * i)));
+    for (int i = 7; i >= 0; --i)
+      out.push_back(static_cast<uint8_t>(length >> (8 * i)));
   }
   if (spec.masked) out.insert(out.end(), spec.key, spec.key + 4);
   for (size_t i = 0; i < payload.size(); ++i) {
-    out.push_back(spec.masked ? static_cast<uint8_t>(payload[i] ^ spec.key[i % 4])
-                              : payload[i]);
+    out.push_back(spec.masked
+                      ? static_cast<uint8_t>(payload[i] ^ spec.key[i % 4])
+                      : payload[i]);
   }
   return out;
 }
 
-Bytes frameOf(uint8_t opcode, const Bytes& payload, bool fin = true, bool masked = true) {
+Bytes frameOf(uint8_t opcode, const Bytes& payload, bool fin = true,
+              bool masked = true) {
   FrameSpec spec;
   spec.opcode = opcode;
   spec.fin = fin;
@@ -79,14 +85,16 @@ Bytes frameOf(uint8_t opcode, const Bytes& payload, bool fin = true, bool masked
 
 Bytes concat(std::initializer_list<Bytes> parts) {
   Bytes out;
-  for (const Bytes& part : parts) out.insert(out.end(), part.begin(), part.end());
+  for (const Bytes& part : parts)
+    out.insert(out.end(), part.begin(), part.end());
   return out;
 }
 
 // RFC 7692 §7.2.1: raw deflate, sync flush, the 00 00 ff ff tail removed.
 Bytes deflateRaw(const Bytes& input) {
   z_stream stream{};
-  deflateInit2(&stream, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY);
+  deflateInit2(&stream, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -15, 8,
+               Z_DEFAULT_STRATEGY);
   Bytes out(input.size() + 1024);
   stream.next_in = const_cast<uint8_t*>(input.data());
   stream.avail_in = static_cast<uInt>(input.size());
@@ -116,26 +124,28 @@ struct Outcome {
   size_t calls = 0;
   size_t owned = 0;
   bool operator==(const Outcome& other) const {
-    return events == other.events && status == other.status && detail == other.detail;
+    return events == other.events && status == other.status &&
+           detail == other.detail;
   }
 };
 
 // Feeds `input` cut at `cuts` (ascending offsets). Each chunk is a fresh heap
 // copy of exactly its size, so a sanitizer build catches any read past it.
-Outcome feed(FrameParser& parser, const Bytes& input, const std::vector<size_t>& cuts,
-             size_t capacity = 1024) {
+Outcome feed(FrameParser& parser, const Bytes& input,
+             const std::vector<size_t>& cuts, size_t capacity = 1024) {
   Outcome outcome;
   std::vector<ParserEvent> events(capacity);
   size_t begin = 0;
   for (size_t c = 0; c <= cuts.size(); ++c) {
     const size_t end = c < cuts.size() ? cuts[c] : input.size();
-    Bytes chunk(input.begin() + static_cast<long>(begin), input.begin() + static_cast<long>(end));
+    Bytes chunk(input.begin() + static_cast<long>(begin),
+                input.begin() + static_cast<long>(end));
     begin = end;
     size_t start = 0;
     do {
       ++outcome.calls;
-      auto result = parser.execute(chunk.data() + start, chunk.size() - start, events.data(),
-                                   capacity);
+      auto result = parser.execute(chunk.data() + start, chunk.size() - start,
+                                   events.data(), capacity);
       for (size_t i = 0; i < result.eventCount; ++i) {
         const ParserEvent& event = events[i];
         Event copy{event.opcode, event.closeCode, {}};
@@ -155,7 +165,8 @@ Outcome feed(FrameParser& parser, const Bytes& input, const std::vector<size_t>&
         return outcome;
       }
       if (result.bytesConsumed == 0 && start < chunk.size()) {
-        WSN_CHECK(result.eventCount != 0);  // a stalled parser would loop forever
+        WSN_CHECK(result.eventCount !=
+                  0);  // a stalled parser would loop forever
         if (result.eventCount == 0) return outcome;
       }
       start += result.bytesConsumed;
@@ -164,20 +175,23 @@ Outcome feed(FrameParser& parser, const Bytes& input, const std::vector<size_t>&
   return outcome;
 }
 
-Outcome feedWhole(const ParserOptions& options, const Bytes& input, size_t capacity = 1024) {
+Outcome feedWhole(const ParserOptions& options, const Bytes& input,
+                  size_t capacity = 1024) {
   FrameParser parser(options);
   return feed(parser, input, {}, capacity);
 }
 
 // Split invariance: identical events and status for every two-chunk split,
 // one byte at a time, and with a one-event result area.
-Outcome checkSplits(const ParserOptions& options, const Bytes& input, const char* name) {
+Outcome checkSplits(const ParserOptions& options, const Bytes& input,
+                    const char* name) {
   const Outcome whole = feedWhole(options, input);
   int mismatches = 0;
   // Every split point; for long inputs every 97th plus the first and last 64,
   // which keeps the test quadratic only in the short inputs.
   const size_t stride = input.size() > 4096 ? 97 : 1;
-  for (size_t cut = 1; cut < input.size(); cut += (cut < 64 || cut + 64 > input.size()) ? 1 : stride) {
+  for (size_t cut = 1; cut < input.size();
+       cut += (cut < 64 || cut + 64 > input.size()) ? 1 : stride) {
     FrameParser parser(options);
     if (!(feed(parser, input, {cut}) == whole)) ++mismatches;
   }
@@ -188,7 +202,8 @@ Outcome checkSplits(const ParserOptions& options, const Bytes& input, const char
     if (!(feed(parser, input, everyByte) == whole)) ++mismatches;
   }
   if (!(feedWhole(options, input, 1) == whole)) ++mismatches;
-  if (mismatches != 0) std::fprintf(stderr, "split mismatch in %s: %d\n", name, mismatches);
+  if (mismatches != 0)
+    std::fprintf(stderr, "split mismatch in %s: %d\n", name, mismatches);
   WSN_CHECK(mismatches == 0);
   return whole;
 }
@@ -205,15 +220,17 @@ ParserOptions clientOptions() {
   return options;
 }
 
-void expectError(const ParserOptions& options, const Bytes& input, Status status,
-                 uint64_t detail, const char* name, size_t eventsBefore = 0) {
+void expectError(const ParserOptions& options, const Bytes& input,
+                 Status status, uint64_t detail, const char* name,
+                 size_t eventsBefore = 0) {
   const Outcome outcome = checkSplits(options, input, name);
   const bool ok = outcome.status == status && outcome.detail == detail &&
                   outcome.events.size() == eventsBefore;
   if (!ok) {
     std::fprintf(stderr, "%s: status %d detail %llu events %zu\n", name,
                  static_cast<int>(outcome.status),
-                 static_cast<unsigned long long>(outcome.detail), outcome.events.size());
+                 static_cast<unsigned long long>(outcome.detail),
+                 outcome.events.size());
   }
   WSN_CHECK(ok);
 }
@@ -222,12 +239,15 @@ void testRfcExamples() {
   // RFC 6455 §5.7, byte for byte.
   const Bytes hello = bytesOf("Hello");
   const Bytes unmaskedHello = {0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f};
-  Outcome outcome = checkSplits(clientOptions(), unmaskedHello, "unmasked Hello");
+  Outcome outcome =
+      checkSplits(clientOptions(), unmaskedHello, "unmasked Hello");
   WSN_CHECK(outcome.status == Status::kOk);
   WSN_CHECK(outcome.events.size() == 1);
-  WSN_CHECK(outcome.events[0].opcode == 1 && outcome.events[0].payload == hello);
+  WSN_CHECK(outcome.events[0].opcode == 1 &&
+            outcome.events[0].payload == hello);
 
-  const Bytes maskedHello = {0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58};
+  const Bytes maskedHello = {0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d,
+                             0x7f, 0x9f, 0x4d, 0x51, 0x58};
   outcome = checkSplits(serverOptions(), maskedHello, "masked Hello");
   WSN_CHECK(outcome.events.size() == 1 && outcome.events[0].payload == hello);
 
@@ -238,12 +258,14 @@ void testRfcExamples() {
     ParserEvent events[4];
     auto result = parser.execute(chunk.data(), chunk.size(), events, 4);
     WSN_CHECK(result.bytesConsumed == chunk.size() && result.eventCount == 1);
-    WSN_CHECK(!events[0].owned && events[0].offset == 6 && events[0].length == 5);
+    WSN_CHECK(!events[0].owned && events[0].offset == 6 &&
+              events[0].length == 5);
     WSN_CHECK(std::memcmp(chunk.data() + 6, "Hello", 5) == 0);
     WSN_CHECK(parser.bufferedBytes() == 0);
   }
 
-  const Bytes fragmented = {0x01, 0x03, 0x48, 0x65, 0x6c, 0x80, 0x02, 0x6c, 0x6f};
+  const Bytes fragmented = {0x01, 0x03, 0x48, 0x65, 0x6c,
+                            0x80, 0x02, 0x6c, 0x6f};
   outcome = checkSplits(clientOptions(), fragmented, "fragmented Hel+lo");
   WSN_CHECK(outcome.events.size() == 1 && outcome.events[0].opcode == 1 &&
             outcome.events[0].payload == hello);
@@ -253,14 +275,16 @@ void testRfcExamples() {
   WSN_CHECK(outcome.events.size() == 1 && outcome.events[0].opcode == 9 &&
             outcome.events[0].payload == hello);
 
-  const Bytes pong = {0x8a, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58};
+  const Bytes pong = {0x8a, 0x85, 0x37, 0xfa, 0x21, 0x3d,
+                      0x7f, 0x9f, 0x4d, 0x51, 0x58};
   outcome = checkSplits(serverOptions(), pong, "masked pong");
   WSN_CHECK(outcome.events.size() == 1 && outcome.events[0].opcode == 10 &&
             outcome.events[0].payload == hello);
 
   Bytes binary256 = {0x82, 0x7e, 0x01, 0x00};
   Bytes payload256(256);
-  for (size_t i = 0; i < payload256.size(); ++i) payload256[i] = static_cast<uint8_t>(i * 7);
+  for (size_t i = 0; i < payload256.size(); ++i)
+    payload256[i] = static_cast<uint8_t>(i * 7);
   binary256.insert(binary256.end(), payload256.begin(), payload256.end());
   outcome = feedWhole(clientOptions(), binary256);
   WSN_CHECK(outcome.events.size() == 1 && outcome.events[0].opcode == 2 &&
@@ -268,14 +292,17 @@ void testRfcExamples() {
 
   Bytes binary64k = {0x82, 0x7f, 0, 0, 0, 0, 0, 0x01, 0x00, 0x00};
   Bytes payload64k(65536);
-  for (size_t i = 0; i < payload64k.size(); ++i) payload64k[i] = static_cast<uint8_t>(i * 13 + 1);
+  for (size_t i = 0; i < payload64k.size(); ++i)
+    payload64k[i] = static_cast<uint8_t>(i * 13 + 1);
   binary64k.insert(binary64k.end(), payload64k.begin(), payload64k.end());
   outcome = feedWhole(clientOptions(), binary64k);
-  WSN_CHECK(outcome.events.size() == 1 && outcome.events[0].payload == payload64k);
+  WSN_CHECK(outcome.events.size() == 1 &&
+            outcome.events[0].payload == payload64k);
   {
     FrameParser parser(clientOptions());
     outcome = feed(parser, binary64k, {5, 300, 40000});
-    WSN_CHECK(outcome.events.size() == 1 && outcome.events[0].payload == payload64k);
+    WSN_CHECK(outcome.events.size() == 1 &&
+              outcome.events[0].payload == payload64k);
     WSN_CHECK(outcome.owned == 1);
   }
 }
@@ -285,22 +312,28 @@ void testValidSequences() {
   // A fragmented text message with a ping and a pong between its frames:
   // the control frames come out at once, the message at its end.
   Bytes euro = bytesOf("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80");
-  Bytes first(euro.begin(), euro.begin() + 4);   // splits the 2-byte sequence
+  Bytes first(euro.begin(), euro.begin() + 4);  // splits the 2-byte sequence
   Bytes second(euro.begin() + 4, euro.begin() + 9);
   Bytes third(euro.begin() + 9, euro.end());
-  const Bytes input = concat({frameOf(1, first, false), frameOf(9, bytesOf("p1")),
-                              frameOf(0, second, false), frameOf(10, bytesOf("")),
-                              frameOf(0, third, true), frameOf(2, Bytes{1, 2, 3}),
-                              frameOf(1, Bytes{})});
+  const Bytes input =
+      concat({frameOf(1, first, false), frameOf(9, bytesOf("p1")),
+              frameOf(0, second, false), frameOf(10, bytesOf("")),
+              frameOf(0, third, true), frameOf(2, Bytes{1, 2, 3}),
+              frameOf(1, Bytes{})});
   Outcome outcome = checkSplits(server, input, "interleaved");
   WSN_CHECK(outcome.status == Status::kOk);
   WSN_CHECK(outcome.events.size() == 5);
   if (outcome.events.size() == 5) {
-    WSN_CHECK(outcome.events[0].opcode == 9 && outcome.events[0].payload == bytesOf("p1"));
-    WSN_CHECK(outcome.events[1].opcode == 10 && outcome.events[1].payload.empty());
-    WSN_CHECK(outcome.events[2].opcode == 1 && outcome.events[2].payload == euro);
-    WSN_CHECK(outcome.events[3].opcode == 2 && outcome.events[3].payload == (Bytes{1, 2, 3}));
-    WSN_CHECK(outcome.events[4].opcode == 1 && outcome.events[4].payload.empty());
+    WSN_CHECK(outcome.events[0].opcode == 9 &&
+              outcome.events[0].payload == bytesOf("p1"));
+    WSN_CHECK(outcome.events[1].opcode == 10 &&
+              outcome.events[1].payload.empty());
+    WSN_CHECK(outcome.events[2].opcode == 1 &&
+              outcome.events[2].payload == euro);
+    WSN_CHECK(outcome.events[3].opcode == 2 &&
+              outcome.events[3].payload == (Bytes{1, 2, 3}));
+    WSN_CHECK(outcome.events[4].opcode == 1 &&
+              outcome.events[4].payload.empty());
   }
 
   // Empty fragments, 16-bit and 64-bit lengths for small payloads (not
@@ -313,10 +346,12 @@ void testValidSequences() {
   spec16.opcode = 0;
   spec16.fin = false;
   spec.fin = false;
-  const Bytes lengths = concat({makeFrame(spec, Bytes{9}), makeFrame(spec16, Bytes{}),
-                                frameOf(0, Bytes{8, 7}, true)});
+  const Bytes lengths =
+      concat({makeFrame(spec, Bytes{9}), makeFrame(spec16, Bytes{}),
+              frameOf(0, Bytes{8, 7}, true)});
   outcome = checkSplits(server, lengths, "length forms");
-  WSN_CHECK(outcome.events.size() == 1 && outcome.events[0].payload == (Bytes{9, 8, 7}));
+  WSN_CHECK(outcome.events.size() == 1 &&
+            outcome.events[0].payload == (Bytes{9, 8, 7}));
 
   // Close: code and reason; the event payload is the reason only.
   Bytes closeBody = {0x03, 0xe8};
@@ -324,7 +359,8 @@ void testValidSequences() {
   closeBody.insert(closeBody.end(), reason.begin(), reason.end());
   outcome = checkSplits(server, frameOf(8, closeBody), "close");
   WSN_CHECK(outcome.events.size() == 1 && outcome.events[0].opcode == 8 &&
-            outcome.events[0].closeCode == 1000 && outcome.events[0].payload == reason);
+            outcome.events[0].closeCode == 1000 &&
+            outcome.events[0].payload == reason);
   outcome = checkSplits(server, frameOf(8, Bytes{}), "empty close");
   WSN_CHECK(outcome.events.size() == 1 && outcome.events[0].closeCode == 1005 &&
             outcome.events[0].payload.empty());
@@ -334,8 +370,9 @@ void testValidSequences() {
   // skipUtf8Validation accepts bad text and a bad close reason.
   ParserOptions skip = server;
   skip.skipUtf8Validation = true;
-  outcome = checkSplits(skip, concat({frameOf(1, Bytes{0xff, 0xfe}),
-                                      frameOf(8, Bytes{0x03, 0xe8, 0xc0})}),
+  outcome = checkSplits(skip,
+                        concat({frameOf(1, Bytes{0xff, 0xfe}),
+                                frameOf(8, Bytes{0x03, 0xe8, 0xc0})}),
                         "skip utf8");
   WSN_CHECK(outcome.status == Status::kOk && outcome.events.size() == 2);
 
@@ -344,7 +381,8 @@ void testValidSequences() {
   zeroKey.opcode = 2;
   std::memset(zeroKey.key, 0, 4);
   outcome = checkSplits(server, makeFrame(zeroKey, Bytes{5, 6, 7}), "zero key");
-  WSN_CHECK(outcome.events.size() == 1 && outcome.events[0].payload == (Bytes{5, 6, 7}));
+  WSN_CHECK(outcome.events.size() == 1 &&
+            outcome.events[0].payload == (Bytes{5, 6, 7}));
 }
 
 void testErrors() {
@@ -357,115 +395,138 @@ void testErrors() {
 
   spec = FrameSpec();
   spec.rsv23 = 0x20;
-  expectError(server, makeFrame(spec, bytesOf("a")), Status::kUnexpectedRsv23, 0, "rsv2");
+  expectError(server, makeFrame(spec, bytesOf("a")), Status::kUnexpectedRsv23,
+              0, "rsv2");
   spec.rsv23 = 0x10;
   spec.rsv1 = true;
-  expectError(server, concat({ping, makeFrame(spec, bytesOf("a"))}), Status::kUnexpectedRsv23, 0,
-              "rsv3 before rsv1", 1);
+  expectError(server, concat({ping, makeFrame(spec, bytesOf("a"))}),
+              Status::kUnexpectedRsv23, 0, "rsv3 before rsv1", 1);
   spec = FrameSpec();
   spec.rsv1 = true;
   expectError(server, makeFrame(spec, bytesOf("a")), Status::kUnexpectedRsv1, 0,
               "rsv1 without deflate");
   spec.opcode = 9;
-  expectError(deflate, makeFrame(spec, bytesOf("a")), Status::kUnexpectedRsv1, 0,
-              "rsv1 on control");
+  expectError(deflate, makeFrame(spec, bytesOf("a")), Status::kUnexpectedRsv1,
+              0, "rsv1 on control");
   spec.fin = false;
   expectError(deflate, makeFrame(spec, bytesOf("a")), Status::kExpectedFin, 0,
               "fin checked before rsv1 on control");
   spec = FrameSpec();
   spec.opcode = 0;
   spec.rsv1 = true;
-  expectError(deflate, concat({frameOf(2, bytesOf("a"), false), makeFrame(spec, bytesOf("b"))}),
-              Status::kUnexpectedRsv1, 0, "rsv1 on continuation");
+  expectError(
+      deflate,
+      concat({frameOf(2, bytesOf("a"), false), makeFrame(spec, bytesOf("b"))}),
+      Status::kUnexpectedRsv1, 0, "rsv1 on continuation");
   // ws checks RSV1 on a continuation before whether a message is open.
-  expectError(deflate, makeFrame(spec, bytesOf("b")), Status::kUnexpectedRsv1, 0,
-              "rsv1 on stray continuation");
+  expectError(deflate, makeFrame(spec, bytesOf("b")), Status::kUnexpectedRsv1,
+              0, "rsv1 on stray continuation");
 
-  expectError(server, frameOf(0, bytesOf("a")), Status::kInvalidOpcode, 0, "stray continuation");
-  expectError(server, concat({frameOf(1, bytesOf("a"), false), frameOf(1, bytesOf("b"))}),
-              Status::kInvalidOpcode, 1, "text inside message");
-  expectError(server, concat({frameOf(2, bytesOf("a"), false), frameOf(2, bytesOf("b"))}),
-              Status::kInvalidOpcode, 2, "binary inside message");
-  for (uint8_t opcode : std::vector<uint8_t>{3, 4, 5, 6, 7, 11, 12, 13, 14, 15}) {
-    expectError(server, frameOf(opcode, bytesOf("a")), Status::kInvalidOpcode, opcode,
-                "reserved opcode");
+  expectError(server, frameOf(0, bytesOf("a")), Status::kInvalidOpcode, 0,
+              "stray continuation");
+  expectError(
+      server,
+      concat({frameOf(1, bytesOf("a"), false), frameOf(1, bytesOf("b"))}),
+      Status::kInvalidOpcode, 1, "text inside message");
+  expectError(
+      server,
+      concat({frameOf(2, bytesOf("a"), false), frameOf(2, bytesOf("b"))}),
+      Status::kInvalidOpcode, 2, "binary inside message");
+  for (uint8_t opcode :
+       std::vector<uint8_t>{3, 4, 5, 6, 7, 11, 12, 13, 14, 15}) {
+    expectError(server, frameOf(opcode, bytesOf("a")), Status::kInvalidOpcode,
+                opcode, "reserved opcode");
   }
   expectError(server, frameOf(9, bytesOf("a"), false), Status::kExpectedFin, 0,
               "fragmented ping");
   spec = FrameSpec();
   spec.opcode = 9;
   spec.lengthForm = 126;
-  expectError(server, makeFrame(spec, Bytes(126, 1)), Status::kInvalidControlPayloadLength, 126,
-              "ping 126");
+  expectError(server, makeFrame(spec, Bytes(126, 1)),
+              Status::kInvalidControlPayloadLength, 126, "ping 126");
   spec.lengthForm = 127;
-  expectError(server, makeFrame(spec, Bytes(3, 1)), Status::kInvalidControlPayloadLength, 127,
-              "ping 64-bit form");
-  expectError(server, frameOf(8, Bytes{3}), Status::kInvalidControlPayloadLength, 1,
-              "close length 1");
+  expectError(server, makeFrame(spec, Bytes(3, 1)),
+              Status::kInvalidControlPayloadLength, 127, "ping 64-bit form");
+  expectError(server, frameOf(8, Bytes{3}),
+              Status::kInvalidControlPayloadLength, 1, "close length 1");
   // The control length is checked before the mask bit.
   spec.masked = false;
-  expectError(server, makeFrame(spec, Bytes(3, 1)), Status::kInvalidControlPayloadLength, 127,
+  expectError(server, makeFrame(spec, Bytes(3, 1)),
+              Status::kInvalidControlPayloadLength, 127,
               "control length before mask");
 
-  expectError(server, frameOf(1, bytesOf("a"), true, false), Status::kExpectedMask, 0,
-              "unmasked to server");
-  expectError(client, frameOf(1, bytesOf("a"), true, true), Status::kUnexpectedMask, 0,
-              "masked to client");
+  expectError(server, frameOf(1, bytesOf("a"), true, false),
+              Status::kExpectedMask, 0, "unmasked to server");
+  expectError(client, frameOf(1, bytesOf("a"), true, true),
+              Status::kUnexpectedMask, 0, "masked to client");
 
   spec = FrameSpec();
   spec.opcode = 2;
   spec.claimedLength = uint64_t{1} << 63;
-  expectError(server, makeFrame(spec, Bytes{}), Status::kUnsupportedDataPayloadLength, 0,
-              "64-bit top bit");
+  expectError(server, makeFrame(spec, Bytes{}),
+              Status::kUnsupportedDataPayloadLength, 0, "64-bit top bit");
   spec.claimedLength = uint64_t{1} << 53;
-  expectError(server, makeFrame(spec, Bytes{}), Status::kUnsupportedDataPayloadLength, 0,
-              "2^53");
+  expectError(server, makeFrame(spec, Bytes{}),
+              Status::kUnsupportedDataPayloadLength, 0, "2^53");
 
   ParserOptions small = server;
   small.maxPayloadBytes = 10;
-  expectError(small, frameOf(2, Bytes(11, 0)), Status::kMessageTooBig, 0, "maxPayload frame");
+  expectError(small, frameOf(2, Bytes(11, 0)), Status::kMessageTooBig, 0,
+              "maxPayload frame");
   expectError(small,
-              concat({frameOf(2, Bytes(6, 0), false), ping, frameOf(0, Bytes(5, 0), true)}),
+              concat({frameOf(2, Bytes(6, 0), false), ping,
+                      frameOf(0, Bytes(5, 0), true)}),
               Status::kMessageTooBig, 0, "maxPayload summed", 1);
-  Outcome atLimit = checkSplits(small, frameOf(2, Bytes(10, 4)), "maxPayload exact");
+  Outcome atLimit =
+      checkSplits(small, frameOf(2, Bytes(10, 4)), "maxPayload exact");
   WSN_CHECK(atLimit.status == Status::kOk && atLimit.events.size() == 1);
 
   ParserOptions fewFragments = server;
   fewFragments.maxFragments = 3;
-  const Bytes three = concat({frameOf(1, bytesOf("a"), false), frameOf(0, Bytes{}, false),
-                              frameOf(0, bytesOf("c"), true)});
+  const Bytes three =
+      concat({frameOf(1, bytesOf("a"), false), frameOf(0, Bytes{}, false),
+              frameOf(0, bytesOf("c"), true)});
   Outcome ok3 = checkSplits(fewFragments, three, "3 fragments");
   WSN_CHECK(ok3.status == Status::kOk && ok3.events.size() == 1 &&
             ok3.events[0].payload == bytesOf("ac"));
   // Empty fragments count (ws #2329).
-  const Bytes four = concat({frameOf(1, bytesOf("a"), false), frameOf(0, Bytes{}, false),
-                             frameOf(0, Bytes{}, false), frameOf(0, bytesOf("d"), true)});
-  expectError(fewFragments, four, Status::kTooManyBufferedParts, 0, "4 fragments");
+  const Bytes four =
+      concat({frameOf(1, bytesOf("a"), false), frameOf(0, Bytes{}, false),
+              frameOf(0, Bytes{}, false), frameOf(0, bytesOf("d"), true)});
+  expectError(fewFragments, four, Status::kTooManyBufferedParts, 0,
+              "4 fragments");
 
-  expectError(server, frameOf(8, Bytes{0x03, 0xed}), Status::kInvalidCloseCode, 1005,
-              "close 1005");
-  expectError(server, frameOf(8, Bytes{0x03, 0xe7}), Status::kInvalidCloseCode, 999, "close 999");
-  expectError(server, frameOf(8, Bytes{0x07, 0xd0, 'x'}), Status::kInvalidCloseCode, 2000,
-              "close 2000");
-  expectError(server, frameOf(8, Bytes{0x13, 0x88}), Status::kInvalidCloseCode, 5000,
-              "close 5000");
-  expectError(server, frameOf(8, Bytes{0x03, 0xe8, 0xff}), Status::kInvalidUtf8, 0,
-              "close reason");
+  expectError(server, frameOf(8, Bytes{0x03, 0xed}), Status::kInvalidCloseCode,
+              1005, "close 1005");
+  expectError(server, frameOf(8, Bytes{0x03, 0xe7}), Status::kInvalidCloseCode,
+              999, "close 999");
+  expectError(server, frameOf(8, Bytes{0x07, 0xd0, 'x'}),
+              Status::kInvalidCloseCode, 2000, "close 2000");
+  expectError(server, frameOf(8, Bytes{0x13, 0x88}), Status::kInvalidCloseCode,
+              5000, "close 5000");
+  expectError(server, frameOf(8, Bytes{0x03, 0xe8, 0xff}), Status::kInvalidUtf8,
+              0, "close reason");
 
-  expectError(server, frameOf(1, Bytes{'a', 0xc0, 0x80}), Status::kInvalidUtf8, 0, "overlong");
-  expectError(server, frameOf(1, Bytes{0xed, 0xa0, 0x80}), Status::kInvalidUtf8, 0, "surrogate");
-  expectError(server, frameOf(1, Bytes{'a', 0xe2, 0x82}), Status::kInvalidUtf8, 0,
-              "truncated at end");
+  expectError(server, frameOf(1, Bytes{'a', 0xc0, 0x80}), Status::kInvalidUtf8,
+              0, "overlong");
+  expectError(server, frameOf(1, Bytes{0xed, 0xa0, 0x80}), Status::kInvalidUtf8,
+              0, "surrogate");
+  expectError(server, frameOf(1, Bytes{'a', 0xe2, 0x82}), Status::kInvalidUtf8,
+              0, "truncated at end");
   expectError(server,
-              concat({frameOf(1, Bytes{'a', 0xe2}, false), frameOf(0, Bytes{0x82}, true)}),
+              concat({frameOf(1, Bytes{'a', 0xe2}, false),
+                      frameOf(0, Bytes{0x82}, true)}),
               Status::kInvalidUtf8, 0, "truncated across fragments");
   // Fail fast: the bad byte's fragment fails, before the next frame's error.
-  expectError(server, concat({frameOf(1, Bytes{'a', 0xff}, false), frameOf(5, Bytes{})}),
-              Status::kInvalidUtf8, 0, "utf8 fails on its fragment");
+  expectError(
+      server,
+      concat({frameOf(1, Bytes{'a', 0xff}, false), frameOf(5, Bytes{})}),
+      Status::kInvalidUtf8, 0, "utf8 fails on its fragment");
   // A long text frame with the bad byte beyond the first block.
   Bytes longText(40000, 'a');
   longText[30000] = 0xf5;
-  expectError(server, frameOf(1, longText), Status::kInvalidUtf8, 0, "utf8 late in frame");
+  expectError(server, frameOf(1, longText), Status::kInvalidUtf8, 0,
+              "utf8 late in frame");
 }
 
 void testCompressed() {
@@ -479,25 +540,31 @@ void testCompressed() {
   // §7.2.3.2: the same message again with the context kept.
   const Bytes again = {0xc1, 0x05, 0xf2, 0x00, 0x11, 0x00, 0x00};
   outcome = checkSplits(client, concat({hello, again}), "context takeover");
-  WSN_CHECK(outcome.events.size() == 2 && outcome.events[1].payload == bytesOf("Hello"));
+  WSN_CHECK(outcome.events.size() == 2 &&
+            outcome.events[1].payload == bytesOf("Hello"));
   // §7.2.3.1 fragmented: "Hel" and "lo" in two frames, RSV1 on the first only.
-  const Bytes split = {0x41, 0x03, 0xf2, 0x48, 0xcd, 0x80, 0x04, 0xc9, 0xc9, 0x07, 0x00};
+  const Bytes split = {0x41, 0x03, 0xf2, 0x48, 0xcd, 0x80,
+                       0x04, 0xc9, 0xc9, 0x07, 0x00};
   outcome = checkSplits(client, split, "compressed fragments");
-  WSN_CHECK(outcome.events.size() == 1 && outcome.events[0].payload == bytesOf("Hello"));
+  WSN_CHECK(outcome.events.size() == 1 &&
+            outcome.events[0].payload == bytesOf("Hello"));
 
   ParserOptions server = serverOptions();
   server.perMessageDeflate = true;
   Bytes text(3000, 0);
-  for (size_t i = 0; i < text.size(); ++i) text[i] = static_cast<uint8_t>('a' + i % 26);
+  for (size_t i = 0; i < text.size(); ++i)
+    text[i] = static_cast<uint8_t>('a' + i % 26);
   const Bytes packed = deflateRaw(text);
   FrameSpec spec;
   spec.rsv1 = true;
   spec.fin = false;
   const size_t half = packed.size() / 2;
-  const Bytes input =
-      concat({makeFrame(spec, Bytes(packed.begin(), packed.begin() + static_cast<long>(half))),
-              frameOf(9, bytesOf("ping")),
-              frameOf(0, Bytes(packed.begin() + static_cast<long>(half), packed.end()), true)});
+  const Bytes input = concat(
+      {makeFrame(spec, Bytes(packed.begin(),
+                             packed.begin() + static_cast<long>(half))),
+       frameOf(9, bytesOf("ping")),
+       frameOf(0, Bytes(packed.begin() + static_cast<long>(half), packed.end()),
+               true)});
   outcome = checkSplits(server, input, "compressed with ping");
   WSN_CHECK(outcome.status == Status::kOk && outcome.events.size() == 2);
   WSN_CHECK(outcome.events.size() == 2 && outcome.events[1].payload == text);
@@ -506,17 +573,18 @@ void testCompressed() {
   ParserOptions limited = server;
   limited.maxPayloadBytes = 1000;
   spec.fin = true;
-  expectError(limited, makeFrame(spec, packed), Status::kMessageTooBig, 0, "inflate limit");
+  expectError(limited, makeFrame(spec, packed), Status::kMessageTooBig, 0,
+              "inflate limit");
 
   // Invalid UTF-8 found in the inflated text.
   Bytes badText(200, 'x');
   badText[150] = 0xff;
-  expectError(server, makeFrame(spec, deflateRaw(badText)), Status::kInvalidUtf8, 0,
-              "inflated utf8");
+  expectError(server, makeFrame(spec, deflateRaw(badText)),
+              Status::kInvalidUtf8, 0, "inflated utf8");
 
   // Corrupt deflate data (reserved block type 3).
-  const Outcome corrupt = checkSplits(server, makeFrame(spec, Bytes{0xff, 0xff, 0xff}),
-                                      "corrupt deflate");
+  const Outcome corrupt = checkSplits(
+      server, makeFrame(spec, Bytes{0xff, 0xff, 0xff}), "corrupt deflate");
   WSN_CHECK(corrupt.status == Status::kInflateFailed);
   WSN_CHECK(static_cast<int32_t>(corrupt.detail) == Z_DATA_ERROR);
 
@@ -524,7 +592,8 @@ void testCompressed() {
   FrameSpec empty;
   empty.rsv1 = true;
   empty.opcode = 2;
-  outcome = checkSplits(server, makeFrame(empty, Bytes{0x00}), "empty compressed");
+  outcome =
+      checkSplits(server, makeFrame(empty, Bytes{0x00}), "empty compressed");
   WSN_CHECK(outcome.status == Status::kOk && outcome.events.size() == 1 &&
             outcome.events[0].payload.empty());
 }
@@ -546,8 +615,8 @@ void testLimitsAndMemory() {
     // Sticky: the next call reports it again and consumes nothing.
     Bytes more = frameOf(2, Bytes{1});
     result = parser.execute(more.data(), more.size(), events, 4);
-    WSN_CHECK(result.status == Status::kMessageTooBig && result.bytesConsumed == 0 &&
-              result.eventCount == 0);
+    WSN_CHECK(result.status == Status::kMessageTooBig &&
+              result.bytesConsumed == 0 && result.eventCount == 0);
   }
   // Without a limit the same header is accepted, and memory follows the bytes
   // that arrive, not the length announced.
@@ -559,7 +628,8 @@ void testLimitsAndMemory() {
     Bytes input = header;
     input.resize(input.size() + 1000, 0x55);
     auto result = parser.execute(input.data(), input.size(), events, 4);
-    WSN_CHECK(result.status == Status::kOk && result.bytesConsumed == input.size());
+    WSN_CHECK(result.status == Status::kOk &&
+              result.bytesConsumed == input.size());
     WSN_CHECK(parser.bufferedBytes() >= 1000 && parser.bufferedBytes() < 4096);
   }
 
@@ -569,7 +639,8 @@ void testLimitsAndMemory() {
     Bytes out;
     out.reserve(frames * 7u);
     for (uint32_t i = 0; i < frames; ++i) {
-      const Bytes one = frameOf(i == 0 ? 2 : 0, Bytes{static_cast<uint8_t>(i)}, i + 1 == frames);
+      const Bytes one = frameOf(i == 0 ? 2 : 0, Bytes{static_cast<uint8_t>(i)},
+                                i + 1 == frames);
       out.insert(out.end(), one.begin(), one.end());
     }
     return out;
@@ -578,8 +649,8 @@ void testLimitsAndMemory() {
   WSN_CHECK(outcome.status == Status::kOk && outcome.events.size() == 1 &&
             outcome.events[0].payload.size() == count);
   outcome = feedWhole(serverOptions(), manyFragments(count + 1));
-  WSN_CHECK(outcome.status == Status::kTooManyBufferedParts && outcome.detail == 0 &&
-            outcome.events.empty());
+  WSN_CHECK(outcome.status == Status::kTooManyBufferedParts &&
+            outcome.detail == 0 && outcome.events.empty());
   {
     ParserOptions noLimit = serverOptions();
     noLimit.maxFragments = 0;
@@ -588,14 +659,15 @@ void testLimitsAndMemory() {
     // Everything but the last frame: the message is held, in one buffer.
     const size_t lastFrameBytes = 7;
     ParserEvent events[4];
-    auto result = parser.execute(input.data(), input.size() - lastFrameBytes, events, 4);
+    auto result =
+        parser.execute(input.data(), input.size() - lastFrameBytes, events, 4);
     WSN_CHECK(result.status == Status::kOk && result.eventCount == 0);
     const size_t held = parser.bufferedBytes();
     WSN_CHECK(held >= count && held <= count + count / 2 + 256);
-    result = parser.execute(input.data() + input.size() - lastFrameBytes, lastFrameBytes,
-                            events, 4);
-    WSN_CHECK(result.status == Status::kOk && result.eventCount == 1 && events[0].owned &&
-              parser.ownedPayloads()[0].size() == count + 1);
+    result = parser.execute(input.data() + input.size() - lastFrameBytes,
+                            lastFrameBytes, events, 4);
+    WSN_CHECK(result.status == Status::kOk && result.eventCount == 1 &&
+              events[0].owned && parser.ownedPayloads()[0].size() == count + 1);
     WSN_CHECK(parser.bufferedBytes() == 0);
   }
 
@@ -606,7 +678,8 @@ void testLimitsAndMemory() {
   {
     FrameParser parser(fewPieces);
     outcome = feed(parser, frame, {7, 8, 9});  // pieces: 1, 1, 1, 3 bytes
-    WSN_CHECK(outcome.status == Status::kTooManyBufferedParts && outcome.detail == 1);
+    WSN_CHECK(outcome.status == Status::kTooManyBufferedParts &&
+              outcome.detail == 1);
   }
   {
     FrameParser parser(fewPieces);
@@ -618,8 +691,9 @@ void testLimitsAndMemory() {
 void testAfterCloseAndCapacity() {
   const ParserOptions server = serverOptions();
   // Bytes after a close frame are consumed and ignored, even invalid ones.
-  const Bytes input = concat({frameOf(2, Bytes{1}), frameOf(8, Bytes{0x03, 0xe8}),
-                              frameOf(1, bytesOf("late")), Bytes{0xff, 0xff}});
+  const Bytes input =
+      concat({frameOf(2, Bytes{1}), frameOf(8, Bytes{0x03, 0xe8}),
+              frameOf(1, bytesOf("late")), Bytes{0xff, 0xff}});
   Outcome outcome = checkSplits(server, input, "after close");
   WSN_CHECK(outcome.status == Status::kOk && outcome.events.size() == 2 &&
             outcome.events[1].opcode == 8);

@@ -51,7 +51,9 @@ export function toBuffer(payload) {
 export function frame(options) {
   const payload = toBuffer(options.payload);
   const length = BigInt(
-    options.declaredLength !== undefined ? options.declaredLength : payload.length
+    options.declaredLength !== undefined
+      ? options.declaredLength
+      : payload.length
   );
   let lengthBits = options.lengthBits;
   if (lengthBits === undefined) {
@@ -67,7 +69,8 @@ export function frame(options) {
   let key = null;
   if (options.mask === true) key = Buffer.from(RFC_MASK_KEY);
   else if (options.mask) key = Buffer.from(options.mask);
-  if (key !== null && key.length !== 4) throw new RangeError('A mask key has 4 bytes');
+  if (key !== null && key.length !== 4)
+    throw new RangeError('A mask key has 4 bytes');
 
   const extended = lengthBits === 7 ? 0 : lengthBits === 16 ? 2 : 8;
   const header = Buffer.alloc(2 + extended + (key ? 4 : 0));
@@ -77,7 +80,9 @@ export function frame(options) {
     (options.rsv2 ? 0x20 : 0) |
     (options.rsv3 ? 0x10 : 0) |
     (options.opcode & 0x0f);
-  header[1] = (key ? 0x80 : 0) | (lengthBits === 7 ? Number(length) : lengthBits === 16 ? 126 : 127);
+  header[1] =
+    (key ? 0x80 : 0) |
+    (lengthBits === 7 ? Number(length) : lengthBits === 16 ? 126 : 127);
   if (lengthBits === 16) header.writeUInt16BE(Number(length), 2);
   else if (lengthBits === 64) header.writeBigUInt64BE(length, 2);
 

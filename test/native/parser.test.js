@@ -19,7 +19,10 @@ import {
 } from '../helpers/frames.js';
 
 const require = createRequire(import.meta.url);
-const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
+const ROOT = path.resolve(
+  path.dirname(new URL(import.meta.url).pathname),
+  '../..'
+);
 const binding = require(path.join(ROOT, 'lib', 'binding.js'));
 const { FrameParser, parserEvents } = binding;
 
@@ -109,7 +112,13 @@ function executeOnce(parser, chunk, start) {
  * @return {Object} { events: [{ opcode, payload, closeCode }], status, detail, calls, owned }
  */
 function run(parserOptions, chunks, parser = new FrameParser(parserOptions)) {
-  const outcome = { events: [], status: STATUS.OK, detail: 0, calls: 0, owned: 0 };
+  const outcome = {
+    events: [],
+    status: STATUS.OK,
+    detail: 0,
+    calls: 0,
+    owned: 0
+  };
   for (const chunk of chunks) {
     let start = 0;
     do {
@@ -184,11 +193,15 @@ describe('RFC 6455 §5.7 examples', () => {
     const input = Buffer.from([0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f]);
     const outcome = runAllSplits(CLIENT, input);
     expect(outcome.status).toBe(STATUS.OK);
-    expect(outcome.events).toEqual([{ opcode: 1, payload: hex('Hello'), closeCode: 0 }]);
+    expect(outcome.events).toEqual([
+      { opcode: 1, payload: hex('Hello'), closeCode: 0 }
+    ]);
   });
 
   it('a single-frame masked text message (key 37 fa 21 3d), unmasked in place as a span', () => {
-    const input = Buffer.from([0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58]);
+    const input = Buffer.from([
+      0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58
+    ]);
     expect(runAllSplits(SERVER, input).events).toEqual([
       { opcode: 1, payload: hex('Hello'), closeCode: 0 }
     ]);
@@ -196,21 +209,38 @@ describe('RFC 6455 §5.7 examples', () => {
     const chunk = Buffer.concat([Buffer.from([9, 9, 9]), input]);
     const parser = new FrameParser(SERVER);
     const result = executeOnce(parser, chunk, 3);
-    expect(result).toMatchObject({ count: 1, consumed: input.length, status: 0, detail: 0 });
-    expect(result.events[0]).toEqual({ opcode: 1, owned: false, where: 9, length: 5, closeCode: 0 });
+    expect(result).toMatchObject({
+      count: 1,
+      consumed: input.length,
+      status: 0,
+      detail: 0
+    });
+    expect(result.events[0]).toEqual({
+      opcode: 1,
+      owned: false,
+      where: 9,
+      length: 5,
+      closeCode: 0
+    });
     expect(chunk.subarray(9).toString()).toBe('Hello');
     expect(parser.bufferedBytes).toBe(0);
   });
 
   it('a fragmented unmasked text message ("Hel" + "lo")', () => {
-    const input = Buffer.from([0x01, 0x03, 0x48, 0x65, 0x6c, 0x80, 0x02, 0x6c, 0x6f]);
+    const input = Buffer.from([
+      0x01, 0x03, 0x48, 0x65, 0x6c, 0x80, 0x02, 0x6c, 0x6f
+    ]);
     const outcome = runAllSplits(CLIENT, input);
-    expect(outcome.events).toEqual([{ opcode: 1, payload: hex('Hello'), closeCode: 0 }]);
+    expect(outcome.events).toEqual([
+      { opcode: 1, payload: hex('Hello'), closeCode: 0 }
+    ]);
     expect(outcome.owned).toBe(1);
   });
 
   it('an unmasked ping and a masked pong, both "Hello"', () => {
-    const unmaskedPing = Buffer.from([0x89, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f]);
+    const unmaskedPing = Buffer.from([
+      0x89, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f
+    ]);
     expect(runAllSplits(CLIENT, unmaskedPing).events).toEqual([
       { opcode: 9, payload: hex('Hello'), closeCode: 0 }
     ]);
@@ -226,12 +256,18 @@ describe('RFC 6455 §5.7 examples', () => {
     const data256 = Buffer.alloc(256, 0).map((_, i) => i);
     const header256 = Buffer.from([0x82, 0x7e, 0x01, 0x00]);
     let outcome = runAllSplits(CLIENT, Buffer.concat([header256, data256]));
-    expect(outcome.events).toEqual([{ opcode: 2, payload: hex(data256), closeCode: 0 }]);
+    expect(outcome.events).toEqual([
+      { opcode: 2, payload: hex(data256), closeCode: 0 }
+    ]);
 
     const data64k = Buffer.alloc(65536).map((_, i) => (i * 7) & 0xff);
-    const header64k = Buffer.from([0x82, 0x7f, 0, 0, 0, 0, 0, 0x01, 0x00, 0x00]);
+    const header64k = Buffer.from([
+      0x82, 0x7f, 0, 0, 0, 0, 0, 0x01, 0x00, 0x00
+    ]);
     outcome = runAllSplits(CLIENT, Buffer.concat([header64k, data64k]));
-    expect(outcome.events).toEqual([{ opcode: 2, payload: hex(data64k), closeCode: 0 }]);
+    expect(outcome.events).toEqual([
+      { opcode: 2, payload: hex(data64k), closeCode: 0 }
+    ]);
   });
 });
 
@@ -260,11 +296,20 @@ describe('valid sequences, split invariant', () => {
 
   it('close frames give the code and the reason (1005 when empty)', () => {
     let outcome = runAllSplits(SERVER, close(closeBody(1000, 'bye é')));
-    expect(outcome.events).toEqual([{ opcode: 8, payload: hex('bye é'), closeCode: 1000 }]);
+    expect(outcome.events).toEqual([
+      { opcode: 8, payload: hex('bye é'), closeCode: 1000 }
+    ]);
     outcome = runAllSplits(SERVER, close(''));
-    expect(outcome.events).toEqual([{ opcode: 8, payload: '', closeCode: 1005 }]);
-    outcome = runAllSplits(CLIENT, frame({ opcode: 8, payload: closeBody(4999) }));
-    expect(outcome.events).toEqual([{ opcode: 8, payload: '', closeCode: 4999 }]);
+    expect(outcome.events).toEqual([
+      { opcode: 8, payload: '', closeCode: 1005 }
+    ]);
+    outcome = runAllSplits(
+      CLIENT,
+      frame({ opcode: 8, payload: closeBody(4999) })
+    );
+    expect(outcome.events).toEqual([
+      { opcode: 8, payload: '', closeCode: 4999 }
+    ]);
   });
 
   it('accepts non-minimal length encodings and empty fragments, as ws does', () => {
@@ -279,7 +324,10 @@ describe('valid sequences, split invariant', () => {
   });
 
   it('skipUTF8Validation accepts invalid text and close reasons', () => {
-    const input = concatFrames(text([0xff, 0xfe]), close(closeBody(1000, [0xc0])));
+    const input = concatFrames(
+      text([0xff, 0xfe]),
+      close(closeBody(1000, [0xc0]))
+    );
     const outcome = runAllSplits(options({ skipUTF8Validation: true }), input);
     expect(outcome.status).toBe(STATUS.OK);
     expect(outcome.events.map((event) => event.opcode)).toEqual([1, 8]);
@@ -300,7 +348,10 @@ describe('valid sequences, split invariant', () => {
     ]);
     const parser = new FrameParser(SERVER);
     const chunk = Buffer.from(input);
-    expect(executeOnce(parser, chunk, 0)).toMatchObject({ count: 2, consumed: chunk.length });
+    expect(executeOnce(parser, chunk, 0)).toMatchObject({
+      count: 2,
+      consumed: chunk.length
+    });
     const more = text('more');
     expect(executeOnce(parser, more, 0)).toMatchObject({
       count: 0,
@@ -314,68 +365,267 @@ describe('protocol errors (ws 8.21 receiver.js checks, in its order)', () => {
   const deflate = options({ perMessageDeflate: true });
   const cases = [
     ['RSV2 set', SERVER, text('a', { rsv2: true }), STATUS.UNEXPECTED_RSV23, 0],
-    ['RSV3 and RSV1 set: RSV2/3 first', SERVER, text('a', { rsv3: true, rsv1: true }),
-      STATUS.UNEXPECTED_RSV23, 0],
-    ['RSV1 without permessage-deflate', SERVER, text('a', { rsv1: true }),
-      STATUS.UNEXPECTED_RSV1, 0],
-    ['RSV1 on a control frame', deflate, ping('a', { rsv1: true }), STATUS.UNEXPECTED_RSV1, 0],
-    ['RSV1 on a continuation frame', deflate,
-      concatFrames(binary('a', { fin: false }), continuation('b', { rsv1: true })),
-      STATUS.UNEXPECTED_RSV1, 0],
-    ['RSV1 on a stray continuation: RSV1 first', deflate, continuation('b', { rsv1: true }),
-      STATUS.UNEXPECTED_RSV1, 0],
-    ['a continuation with no message', SERVER, continuation('a'), STATUS.INVALID_OPCODE, 0],
-    ['a text frame inside a fragmented message', SERVER,
-      concatFrames(text('a', { fin: false }), ping('x'), text('b')), STATUS.INVALID_OPCODE, 1],
-    ['a binary frame inside a fragmented message', SERVER,
-      concatFrames(binary('a', { fin: false }), binary('b')), STATUS.INVALID_OPCODE, 2],
-    ['reserved opcode 3', SERVER, frame({ opcode: 3, mask: true }), STATUS.INVALID_OPCODE, 3],
-    ['reserved opcode 7', SERVER, frame({ opcode: 7, mask: true }), STATUS.INVALID_OPCODE, 7],
-    ['reserved opcode 0xB', SERVER, frame({ opcode: 0xb, mask: true }), STATUS.INVALID_OPCODE, 11],
-    ['reserved opcode 0xF', SERVER, frame({ opcode: 0xf, mask: true }), STATUS.INVALID_OPCODE, 15],
-    ['a ping without FIN', SERVER, ping('a', { fin: false }), STATUS.EXPECTED_FIN, 0],
-    ['a control frame without FIN and with RSV1: FIN first', deflate,
-      ping('a', { fin: false, rsv1: true }), STATUS.EXPECTED_FIN, 0],
-    ['a 126-byte ping', SERVER, ping(Buffer.alloc(126)), STATUS.INVALID_CONTROL_PAYLOAD_LENGTH,
-      126],
-    ['a pong with a 64-bit length', SERVER, pong('abc', { lengthBits: 64 }),
-      STATUS.INVALID_CONTROL_PAYLOAD_LENGTH, 127],
-    ['a close frame of one byte', SERVER, close([3]), STATUS.INVALID_CONTROL_PAYLOAD_LENGTH, 1],
-    ['control length checked before the mask bit', SERVER,
-      frame({ opcode: 9, payload: Buffer.alloc(126) }), STATUS.INVALID_CONTROL_PAYLOAD_LENGTH,
-      126],
-    ['an unmasked frame to a server', SERVER, frame({ opcode: 1, payload: 'a' }),
-      STATUS.EXPECTED_MASK, 0],
-    ['a masked frame to a client', CLIENT, text('a'), STATUS.UNEXPECTED_MASK, 0],
-    ['a 64-bit length with the top bit set', SERVER, binary('', { declaredLength: 1n << 63n }),
-      STATUS.UNSUPPORTED_DATA_PAYLOAD_LENGTH, 0],
-    ['a 64-bit length of 2^53', SERVER, binary('', { declaredLength: 2n ** 53n }),
-      STATUS.UNSUPPORTED_DATA_PAYLOAD_LENGTH, 0],
-    ['a frame over maxPayload', options({ maxPayload: 10 }), binary(Buffer.alloc(11)),
-      STATUS.MESSAGE_TOO_BIG, 0],
-    ['fragments summing over maxPayload', options({ maxPayload: 10 }),
-      concatFrames(binary(Buffer.alloc(6), { fin: false }), ping(''), continuation(Buffer.alloc(5))),
-      STATUS.MESSAGE_TOO_BIG, 0],
-    ['more frames than maxFragments (empty ones count)', options({ maxFragments: 3 }),
-      concatFrames(text('a', { fin: false }), continuation('', { fin: false }),
-        continuation('', { fin: false }), continuation('d')),
-      STATUS.TOO_MANY_BUFFERED_PARTS, 0],
-    ['close code 1005', SERVER, close(closeBody(1005)), STATUS.INVALID_CLOSE_CODE, 1005],
-    ['close code 999', SERVER, close(closeBody(999)), STATUS.INVALID_CLOSE_CODE, 999],
-    ['close code 1004', SERVER, close(closeBody(1004, 'x')), STATUS.INVALID_CLOSE_CODE, 1004],
-    ['close code 2999', SERVER, close(closeBody(2999)), STATUS.INVALID_CLOSE_CODE, 2999],
-    ['close code 5000', SERVER, close(closeBody(5000)), STATUS.INVALID_CLOSE_CODE, 5000],
-    ['a close reason that is not UTF-8', SERVER, close(closeBody(1000, [0xff])),
-      STATUS.INVALID_UTF8, 0],
-    ['an overlong encoding', SERVER, text([0x61, 0xc0, 0x80]), STATUS.INVALID_UTF8, 0],
+    [
+      'RSV3 and RSV1 set: RSV2/3 first',
+      SERVER,
+      text('a', { rsv3: true, rsv1: true }),
+      STATUS.UNEXPECTED_RSV23,
+      0
+    ],
+    [
+      'RSV1 without permessage-deflate',
+      SERVER,
+      text('a', { rsv1: true }),
+      STATUS.UNEXPECTED_RSV1,
+      0
+    ],
+    [
+      'RSV1 on a control frame',
+      deflate,
+      ping('a', { rsv1: true }),
+      STATUS.UNEXPECTED_RSV1,
+      0
+    ],
+    [
+      'RSV1 on a continuation frame',
+      deflate,
+      concatFrames(
+        binary('a', { fin: false }),
+        continuation('b', { rsv1: true })
+      ),
+      STATUS.UNEXPECTED_RSV1,
+      0
+    ],
+    [
+      'RSV1 on a stray continuation: RSV1 first',
+      deflate,
+      continuation('b', { rsv1: true }),
+      STATUS.UNEXPECTED_RSV1,
+      0
+    ],
+    [
+      'a continuation with no message',
+      SERVER,
+      continuation('a'),
+      STATUS.INVALID_OPCODE,
+      0
+    ],
+    [
+      'a text frame inside a fragmented message',
+      SERVER,
+      concatFrames(text('a', { fin: false }), ping('x'), text('b')),
+      STATUS.INVALID_OPCODE,
+      1
+    ],
+    [
+      'a binary frame inside a fragmented message',
+      SERVER,
+      concatFrames(binary('a', { fin: false }), binary('b')),
+      STATUS.INVALID_OPCODE,
+      2
+    ],
+    [
+      'reserved opcode 3',
+      SERVER,
+      frame({ opcode: 3, mask: true }),
+      STATUS.INVALID_OPCODE,
+      3
+    ],
+    [
+      'reserved opcode 7',
+      SERVER,
+      frame({ opcode: 7, mask: true }),
+      STATUS.INVALID_OPCODE,
+      7
+    ],
+    [
+      'reserved opcode 0xB',
+      SERVER,
+      frame({ opcode: 0xb, mask: true }),
+      STATUS.INVALID_OPCODE,
+      11
+    ],
+    [
+      'reserved opcode 0xF',
+      SERVER,
+      frame({ opcode: 0xf, mask: true }),
+      STATUS.INVALID_OPCODE,
+      15
+    ],
+    [
+      'a ping without FIN',
+      SERVER,
+      ping('a', { fin: false }),
+      STATUS.EXPECTED_FIN,
+      0
+    ],
+    [
+      'a control frame without FIN and with RSV1: FIN first',
+      deflate,
+      ping('a', { fin: false, rsv1: true }),
+      STATUS.EXPECTED_FIN,
+      0
+    ],
+    [
+      'a 126-byte ping',
+      SERVER,
+      ping(Buffer.alloc(126)),
+      STATUS.INVALID_CONTROL_PAYLOAD_LENGTH,
+      126
+    ],
+    [
+      'a pong with a 64-bit length',
+      SERVER,
+      pong('abc', { lengthBits: 64 }),
+      STATUS.INVALID_CONTROL_PAYLOAD_LENGTH,
+      127
+    ],
+    [
+      'a close frame of one byte',
+      SERVER,
+      close([3]),
+      STATUS.INVALID_CONTROL_PAYLOAD_LENGTH,
+      1
+    ],
+    [
+      'control length checked before the mask bit',
+      SERVER,
+      frame({ opcode: 9, payload: Buffer.alloc(126) }),
+      STATUS.INVALID_CONTROL_PAYLOAD_LENGTH,
+      126
+    ],
+    [
+      'an unmasked frame to a server',
+      SERVER,
+      frame({ opcode: 1, payload: 'a' }),
+      STATUS.EXPECTED_MASK,
+      0
+    ],
+    [
+      'a masked frame to a client',
+      CLIENT,
+      text('a'),
+      STATUS.UNEXPECTED_MASK,
+      0
+    ],
+    [
+      'a 64-bit length with the top bit set',
+      SERVER,
+      binary('', { declaredLength: 1n << 63n }),
+      STATUS.UNSUPPORTED_DATA_PAYLOAD_LENGTH,
+      0
+    ],
+    [
+      'a 64-bit length of 2^53',
+      SERVER,
+      binary('', { declaredLength: 2n ** 53n }),
+      STATUS.UNSUPPORTED_DATA_PAYLOAD_LENGTH,
+      0
+    ],
+    [
+      'a frame over maxPayload',
+      options({ maxPayload: 10 }),
+      binary(Buffer.alloc(11)),
+      STATUS.MESSAGE_TOO_BIG,
+      0
+    ],
+    [
+      'fragments summing over maxPayload',
+      options({ maxPayload: 10 }),
+      concatFrames(
+        binary(Buffer.alloc(6), { fin: false }),
+        ping(''),
+        continuation(Buffer.alloc(5))
+      ),
+      STATUS.MESSAGE_TOO_BIG,
+      0
+    ],
+    [
+      'more frames than maxFragments (empty ones count)',
+      options({ maxFragments: 3 }),
+      concatFrames(
+        text('a', { fin: false }),
+        continuation('', { fin: false }),
+        continuation('', { fin: false }),
+        continuation('d')
+      ),
+      STATUS.TOO_MANY_BUFFERED_PARTS,
+      0
+    ],
+    [
+      'close code 1005',
+      SERVER,
+      close(closeBody(1005)),
+      STATUS.INVALID_CLOSE_CODE,
+      1005
+    ],
+    [
+      'close code 999',
+      SERVER,
+      close(closeBody(999)),
+      STATUS.INVALID_CLOSE_CODE,
+      999
+    ],
+    [
+      'close code 1004',
+      SERVER,
+      close(closeBody(1004, 'x')),
+      STATUS.INVALID_CLOSE_CODE,
+      1004
+    ],
+    [
+      'close code 2999',
+      SERVER,
+      close(closeBody(2999)),
+      STATUS.INVALID_CLOSE_CODE,
+      2999
+    ],
+    [
+      'close code 5000',
+      SERVER,
+      close(closeBody(5000)),
+      STATUS.INVALID_CLOSE_CODE,
+      5000
+    ],
+    [
+      'a close reason that is not UTF-8',
+      SERVER,
+      close(closeBody(1000, [0xff])),
+      STATUS.INVALID_UTF8,
+      0
+    ],
+    [
+      'an overlong encoding',
+      SERVER,
+      text([0x61, 0xc0, 0x80]),
+      STATUS.INVALID_UTF8,
+      0
+    ],
     ['a surrogate', SERVER, text([0xed, 0xa0, 0x80]), STATUS.INVALID_UTF8, 0],
-    ['text ending inside a sequence', SERVER, text([0x61, 0xe2, 0x82]), STATUS.INVALID_UTF8, 0],
-    ['a sequence cut by the message end across fragments', SERVER,
+    [
+      'text ending inside a sequence',
+      SERVER,
+      text([0x61, 0xe2, 0x82]),
+      STATUS.INVALID_UTF8,
+      0
+    ],
+    [
+      'a sequence cut by the message end across fragments',
+      SERVER,
       concatFrames(text([0x61, 0xe2], { fin: false }), continuation([0x82])),
-      STATUS.INVALID_UTF8, 0],
-    ['bad UTF-8 fails on its fragment, before a later frame error', SERVER,
-      concatFrames(text([0x61, 0xff], { fin: false }), frame({ opcode: 5, mask: true })),
-      STATUS.INVALID_UTF8, 0]
+      STATUS.INVALID_UTF8,
+      0
+    ],
+    [
+      'bad UTF-8 fails on its fragment, before a later frame error',
+      SERVER,
+      concatFrames(
+        text([0x61, 0xff], { fin: false }),
+        frame({ opcode: 5, mask: true })
+      ),
+      STATUS.INVALID_UTF8,
+      0
+    ]
   ];
 
   for (const [title, parserOptions, input, status, detail] of cases) {
@@ -387,18 +637,30 @@ describe('protocol errors (ws 8.21 receiver.js checks, in its order)', () => {
   }
 
   it('events before the error are delivered; the error is sticky', () => {
-    const input = concatFrames(ping('a'), text('ok'), frame({ opcode: 4, mask: true }), ping('b'));
+    const input = concatFrames(
+      ping('a'),
+      text('ok'),
+      frame({ opcode: 4, mask: true }),
+      ping('b')
+    );
     const parser = new FrameParser(SERVER);
     const chunk = Buffer.from(input);
     const result = executeOnce(parser, chunk, 0);
     expect(result.status).toBe(STATUS.INVALID_OPCODE);
     expect(result.detail).toBe(4);
     expect(result.events.map((event) => event.opcode)).toEqual([9, 1]);
-    expect(chunk.subarray(result.events[1].where, result.events[1].where + 2).toString()).toBe(
-      'ok'
-    );
+    expect(
+      chunk
+        .subarray(result.events[1].where, result.events[1].where + 2)
+        .toString()
+    ).toBe('ok');
     const again = executeOnce(parser, binary('x'), 0);
-    expect(again).toMatchObject({ count: 0, consumed: 0, status: STATUS.INVALID_OPCODE, detail: 4 });
+    expect(again).toMatchObject({
+      count: 0,
+      consumed: 0,
+      status: STATUS.INVALID_OPCODE,
+      detail: 4
+    });
   });
 
   it('a long text frame with a bad byte past the first 16 KiB block', () => {
@@ -415,15 +677,26 @@ describe('permessage-deflate (RFC 7692)', () => {
   const server = options({ perMessageDeflate: true });
 
   it('§7.2.3.1 "Hello" in one frame and in two fragments, §7.2.3.2 with the context kept', () => {
-    const one = Buffer.from([0xc1, 0x07, 0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]);
-    const two = Buffer.from([0x41, 0x03, 0xf2, 0x48, 0xcd, 0x80, 0x04, 0xc9, 0xc9, 0x07, 0x00]);
+    const one = Buffer.from([
+      0xc1, 0x07, 0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00
+    ]);
+    const two = Buffer.from([
+      0x41, 0x03, 0xf2, 0x48, 0xcd, 0x80, 0x04, 0xc9, 0xc9, 0x07, 0x00
+    ]);
     const again = Buffer.from([0xc1, 0x05, 0xf2, 0x00, 0x11, 0x00, 0x00]);
     const hello = { opcode: 1, payload: hex('Hello'), closeCode: 0 };
     expect(runAllSplits(client, one).events).toEqual([hello]);
     expect(runAllSplits(client, two).events).toEqual([hello]);
-    expect(runAllSplits(client, concatFrames(one, again)).events).toEqual([hello, hello]);
+    expect(runAllSplits(client, concatFrames(one, again)).events).toEqual([
+      hello,
+      hello
+    ]);
     // Without context takeover the back-reference of the second message has nothing to point at.
-    const reset = options({ isServer: false, perMessageDeflate: true, inflateNoContextTakeover: true });
+    const reset = options({
+      isServer: false,
+      perMessageDeflate: true,
+      inflateNoContextTakeover: true
+    });
     const outcome = runAllSplits(reset, concatFrames(one, again));
     expect(outcome.events).toEqual([hello]);
     expect(outcome.status).toBe(STATUS.INFLATE_FAILED);
@@ -447,14 +720,19 @@ describe('permessage-deflate (RFC 7692)', () => {
   it('honours inflateWindowBits', () => {
     const message = Buffer.from('window bits '.repeat(50));
     const input = binary(deflatePayload(message, 9), { rsv1: true });
-    const outcome = runAllSplits(options({ perMessageDeflate: true, inflateWindowBits: 9 }), input);
-    expect(outcome.events).toEqual([{ opcode: 2, payload: hex(message), closeCode: 0 }]);
+    const outcome = runAllSplits(
+      options({ perMessageDeflate: true, inflateWindowBits: 9 }),
+      input
+    );
+    expect(outcome.events).toEqual([
+      { opcode: 2, payload: hex(message), closeCode: 0 }
+    ]);
   });
 
   it('an empty compressed message', () => {
-    expect(runAllSplits(server, binary([0x00], { rsv1: true })).events).toEqual([
-      { opcode: 2, payload: '', closeCode: 0 }
-    ]);
+    expect(runAllSplits(server, binary([0x00], { rsv1: true })).events).toEqual(
+      [{ opcode: 2, payload: '', closeCode: 0 }]
+    );
   });
 
   it('maxPayload applies to the inflated size, while inflating', () => {
@@ -471,7 +749,10 @@ describe('permessage-deflate (RFC 7692)', () => {
   it('invalid UTF-8 in inflated text and corrupt deflate data', () => {
     const bad = Buffer.alloc(200, 0x78);
     bad[150] = 0xff;
-    let outcome = runAllSplits(server, text(deflatePayload(bad), { rsv1: true }));
+    let outcome = runAllSplits(
+      server,
+      text(deflatePayload(bad), { rsv1: true })
+    );
     expect(outcome.status).toBe(STATUS.INVALID_UTF8);
     // 0xff: a final block of reserved type 3 (RFC 1951 §3.2.3).
     outcome = runAllSplits(server, binary([0xff, 0xff, 0xff], { rsv1: true }));
@@ -496,7 +777,10 @@ describe('memory and limits', () => {
       binary('', { declaredLength: 2 ** 53 - 1 }),
       Buffer.alloc(1000, 0x55)
     ]);
-    expect(executeOnce(parser, chunk, 0)).toMatchObject({ count: 0, consumed: chunk.length });
+    expect(executeOnce(parser, chunk, 0)).toMatchObject({
+      count: 0,
+      consumed: chunk.length
+    });
     expect(parser.bufferedBytes).toBeGreaterThanOrEqual(1000);
     expect(parser.bufferedBytes).toBeLessThan(4096);
   });
@@ -530,12 +814,20 @@ describe('memory and limits', () => {
     const input = oneByteFragments(131073);
     const parser = new FrameParser(options({ maxFragments: 0 }));
     const lastFrame = 7;
-    const result = executeOnce(parser, input.subarray(0, input.length - lastFrame), 0);
+    const result = executeOnce(
+      parser,
+      input.subarray(0, input.length - lastFrame),
+      0
+    );
     expect(result).toMatchObject({ count: 0, status: 0 });
     // 131072 payload bytes; geometric growth leaves at most half again spare.
     expect(parser.bufferedBytes).toBeGreaterThanOrEqual(131072);
     expect(parser.bufferedBytes).toBeLessThanOrEqual(131072 * 1.5 + 256);
-    const end = executeOnce(parser, Buffer.from(input.subarray(input.length - lastFrame)), 0);
+    const end = executeOnce(
+      parser,
+      Buffer.from(input.subarray(input.length - lastFrame)),
+      0
+    );
     expect(end.count).toBe(1);
     expect(end.owned[0].length).toBe(131073);
     expect(parser.bufferedBytes).toBe(0);
@@ -569,7 +861,9 @@ describe('the shared result area and owned payloads', () => {
     expect(second.events[0].where).toBe(first.consumed + 6);
     const third = executeOnce(parser, chunk, first.consumed + second.consumed);
     expect(third.count).toBe(2500 - 2 * EVENT_CAPACITY);
-    expect(first.consumed + second.consumed + third.consumed).toBe(chunk.length);
+    expect(first.consumed + second.consumed + third.consumed).toBe(
+      chunk.length
+    );
 
     const outcome = run(SERVER, [Buffer.concat(frames)]);
     expect(outcome.calls).toBe(3);
@@ -590,13 +884,16 @@ describe('the shared result area and owned payloads', () => {
     );
     const parser = new FrameParser(SERVER);
     const result = executeOnce(parser, Buffer.from(input), 0);
-    expect(result.events.map((event) => [event.owned, event.where, event.length])).toEqual([
+    expect(
+      result.events.map((event) => [event.owned, event.where, event.length])
+    ).toEqual([
       [true, 0, 0],
       [true, 1, 6],
       [true, 2, 100000]
     ]);
     expect(result.owned).toHaveLength(3);
-    for (const buffer of result.owned) expect(Buffer.isBuffer(buffer)).toBe(true);
+    for (const buffer of result.owned)
+      expect(Buffer.isBuffer(buffer)).toBe(true);
     expect(result.owned[0].length).toBe(0);
     expect(result.owned[1].toString()).toBe('abcdef');
     expect(result.owned[2].equals(large)).toBe(true);
@@ -620,21 +917,43 @@ describe('argument checks', () => {
   it('the constructor rejects wrong option types with TypeError', () => {
     expect(() => new FrameParser()).toThrow(TypeError);
     expect(() => new FrameParser(null)).toThrow(TypeError);
-    expect(() => new FrameParser({ ...SERVER, isServer: 1 })).toThrow(TypeError);
-    expect(() => new FrameParser({ ...SERVER, maxPayload: '10' })).toThrow(TypeError);
-    expect(() => new FrameParser({ ...SERVER, maxFragments: undefined })).toThrow(TypeError);
-    expect(() => new FrameParser({ ...SERVER, skipUTF8Validation: 'no' })).toThrow(TypeError);
-    expect(() => new FrameParser({ ...SERVER, perMessageDeflate: {} })).toThrow(TypeError);
-    expect(() => new FrameParser({ ...SERVER, inflateWindowBits: '15' })).toThrow(TypeError);
-    expect(() => new FrameParser({ ...SERVER, inflateNoContextTakeover: 1 })).toThrow(TypeError);
-    expect(() => new FrameParser({ ...SERVER, inflateWindowBits: 7 })).toThrow(RangeError);
-    expect(() => new FrameParser({ ...SERVER, inflateWindowBits: 16 })).toThrow(RangeError);
-    expect(() => new FrameParser({ ...SERVER, inflateWindowBits: 10.5 })).toThrow(RangeError);
+    expect(() => new FrameParser({ ...SERVER, isServer: 1 })).toThrow(
+      TypeError
+    );
+    expect(() => new FrameParser({ ...SERVER, maxPayload: '10' })).toThrow(
+      TypeError
+    );
+    expect(
+      () => new FrameParser({ ...SERVER, maxFragments: undefined })
+    ).toThrow(TypeError);
+    expect(
+      () => new FrameParser({ ...SERVER, skipUTF8Validation: 'no' })
+    ).toThrow(TypeError);
+    expect(() => new FrameParser({ ...SERVER, perMessageDeflate: {} })).toThrow(
+      TypeError
+    );
+    expect(
+      () => new FrameParser({ ...SERVER, inflateWindowBits: '15' })
+    ).toThrow(TypeError);
+    expect(
+      () => new FrameParser({ ...SERVER, inflateNoContextTakeover: 1 })
+    ).toThrow(TypeError);
+    expect(() => new FrameParser({ ...SERVER, inflateWindowBits: 7 })).toThrow(
+      RangeError
+    );
+    expect(() => new FrameParser({ ...SERVER, inflateWindowBits: 16 })).toThrow(
+      RangeError
+    );
+    expect(
+      () => new FrameParser({ ...SERVER, inflateWindowBits: 10.5 })
+    ).toThrow(RangeError);
   });
 
   it('limits of 0, negative or NaN mean no limit, as ws treats them', () => {
     for (const maxPayload of [0, -1, NaN]) {
-      const outcome = run(options({ maxPayload }), [binary(Buffer.alloc(70000))]);
+      const outcome = run(options({ maxPayload }), [
+        binary(Buffer.alloc(70000))
+      ]);
       expect(outcome.status).toBe(STATUS.OK);
     }
   });

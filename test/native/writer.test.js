@@ -10,9 +10,21 @@ import { describe, expect, it } from 'vitest';
 import { RFC_MASK_KEY, frame as referenceFrame } from '../helpers/frames.js';
 
 const require = createRequire(import.meta.url);
-const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
+const ROOT = path.resolve(
+  path.dirname(new URL(import.meta.url).pathname),
+  '../..'
+);
 const binding = require(path.join(ROOT, 'lib', 'binding.js'));
-const { FIN, RSV1, MASK, frame, frameHeader, closePayload, FrameParser, parserEvents } = binding;
+const {
+  FIN,
+  RSV1,
+  MASK,
+  frame,
+  frameHeader,
+  closePayload,
+  FrameParser,
+  parserEvents
+} = binding;
 const { Sender } = require('ws');
 
 const KEY = Buffer.from(RFC_MASK_KEY);
@@ -73,8 +85,12 @@ describe('RFC 6455 §5.7 examples, byte for byte', () => {
   });
 
   it('a fragmented "Hel" + "lo"', () => {
-    expect(frame(Buffer.from('Hel'), 1, 0)).toEqual(bytes(0x01, 0x03, 0x48, 0x65, 0x6c));
-    expect(frame(Buffer.from('lo'), 0, FIN)).toEqual(bytes(0x80, 0x02, 0x6c, 0x6f));
+    expect(frame(Buffer.from('Hel'), 1, 0)).toEqual(
+      bytes(0x01, 0x03, 0x48, 0x65, 0x6c)
+    );
+    expect(frame(Buffer.from('lo'), 0, FIN)).toEqual(
+      bytes(0x80, 0x02, 0x6c, 0x6f)
+    );
   });
 
   it('an unmasked ping and a masked pong', () => {
@@ -117,11 +133,25 @@ describe('frame() against ws Sender.frame() and the reference builder', () => {
           const key = [size & 0xff, 0x11, 0x80, 0xfe];
           const plain = frame(data, opcode, flags);
           expectBytes(plain, wsFrame(data, { opcode, fin, rsv1 }));
-          expectBytes(plain, referenceFrame({ opcode, fin, rsv1, payload: data }));
+          expectBytes(
+            plain,
+            referenceFrame({ opcode, fin, rsv1, payload: data })
+          );
           const masked = frame(data, opcode, flags | MASK, Buffer.from(key));
-          expectBytes(masked, wsFrame(data, { opcode, fin, rsv1, maskKey: key }));
-          expectBytes(masked, referenceFrame({ opcode, fin, rsv1, payload: data, mask: key }));
-          const header = frameHeader(size, opcode, flags | MASK, Buffer.from(key));
+          expectBytes(
+            masked,
+            wsFrame(data, { opcode, fin, rsv1, maskKey: key })
+          );
+          expectBytes(
+            masked,
+            referenceFrame({ opcode, fin, rsv1, payload: data, mask: key })
+          );
+          const header = frameHeader(
+            size,
+            opcode,
+            flags | MASK,
+            Buffer.from(key)
+          );
           expectBytes(header, masked.subarray(0, header.length));
         }
       }
@@ -139,7 +169,9 @@ describe('frame() against ws Sender.frame() and the reference builder', () => {
 
   it('reads a Uint8Array view at its offset', () => {
     const backing = new Uint8Array([9, 9, 0x61, 0x62, 9]);
-    expect(frame(backing.subarray(2, 4), 1, FIN)).toEqual(bytes(0x81, 0x02, 0x61, 0x62));
+    expect(frame(backing.subarray(2, 4), 1, FIN)).toEqual(
+      bytes(0x81, 0x02, 0x61, 0x62)
+    );
   });
 });
 
@@ -180,14 +212,20 @@ describe('masking with a fresh CSPRNG key (RFC 6455 §5.3)', () => {
     expect(count).toBe(payloads.length + 1);
     expect(parserEvents[2]).toBe(0);
     payloads.forEach((payload, i) => {
-      const [opcode, offset, length] = parserEvents.subarray(4 + 4 * i, 7 + 4 * i);
+      const [opcode, offset, length] = parserEvents.subarray(
+        4 + 4 * i,
+        7 + 4 * i
+      );
       expect(opcode).toBe(2);
       expectBytes(chunk.subarray(offset, offset + length), payload);
     });
     const base = 4 + 4 * payloads.length;
     expect(parserEvents[base]).toBe(8);
     expect(parserEvents[base + 3]).toBe(3000);
-    const reason = chunk.subarray(parserEvents[base + 1], parserEvents[base + 1] + 4);
+    const reason = chunk.subarray(
+      parserEvents[base + 1],
+      parserEvents[base + 1] + 4
+    );
     expect(reason.toString()).toBe('done');
   });
 });
@@ -206,7 +244,9 @@ describe('frameHeader()', () => {
     for (const [length, expected] of cases) {
       expect(frameHeader(length, 2, 0).toString('hex')).toBe(expected);
     }
-    expect(frameHeader(3, 1, FIN | RSV1 | MASK, KEY).toString('hex')).toBe('c18337fa213d');
+    expect(frameHeader(3, 1, FIN | RSV1 | MASK, KEY).toString('hex')).toBe(
+      'c18337fa213d'
+    );
   });
 
   it('with MASK and no key, the key it drew is in the header', () => {
@@ -237,11 +277,13 @@ describe('argument checks', () => {
     expect(() => frame(data, 1.5, FIN)).toThrow(RangeError);
     expect(() => frame(data, 1, 8)).toThrow(RangeError);
     expect(() => frame(data, 1, '1')).toThrow(TypeError);
-    expect(() => frame(data, 1, FIN | MASK, Buffer.alloc(3))).toThrow(RangeError);
+    expect(() => frame(data, 1, FIN | MASK, Buffer.alloc(3))).toThrow(
+      RangeError
+    );
     expect(() => frame(data, 1, FIN | MASK, 'abcd')).toThrow(TypeError);
   });
 
-  it('control frames carry at most 125 bytes, with ws\'s message', () => {
+  it("control frames carry at most 125 bytes, with ws's message", () => {
     expect(frame(Buffer.alloc(125), 9, FIN).length).toBe(127);
     for (const opcode of [8, 9, 10]) {
       expect(() => frame(Buffer.alloc(126), opcode, FIN)).toThrow(
@@ -294,10 +336,36 @@ describe('closePayload() (ws Sender#close checks and messages)', () => {
     }
   }
 
-  const reasons = [Buffer.alloc(0), Buffer.from('bye'), Buffer.alloc(123, 0x61),
-    Buffer.alloc(124, 0x61)];
-  const codes = [0, 999, 1000, 1001, 1003, 1004, 1005, 1006, 1007, 1011, 1014, 1015, 1016, 2999,
-    3000, 4000, 4999, 5000, 65535, 1000.5, NaN, -1000];
+  const reasons = [
+    Buffer.alloc(0),
+    Buffer.from('bye'),
+    Buffer.alloc(123, 0x61),
+    Buffer.alloc(124, 0x61)
+  ];
+  const codes = [
+    0,
+    999,
+    1000,
+    1001,
+    1003,
+    1004,
+    1005,
+    1006,
+    1007,
+    1011,
+    1014,
+    1015,
+    1016,
+    2999,
+    3000,
+    4000,
+    4999,
+    5000,
+    65535,
+    1000.5,
+    NaN,
+    -1000
+  ];
 
   for (const code of codes) {
     it(`code ${code}: same bytes or same error as ws, for each reason length`, () => {
@@ -314,7 +382,7 @@ describe('closePayload() (ws Sender#close checks and messages)', () => {
     });
   }
 
-  it('a non-number code is a TypeError with ws\'s message', () => {
+  it("a non-number code is a TypeError with ws's message", () => {
     for (const code of ['1000', null, {}, 1000n]) {
       expect(() => closePayload(code, Buffer.alloc(0))).toThrow(
         new TypeError('First argument must be a valid error code number')
@@ -324,7 +392,9 @@ describe('closePayload() (ws Sender#close checks and messages)', () => {
 
   it('the reason must be a Uint8Array of UTF-8 text (an undefined reason is empty)', () => {
     expect(closePayload(1000)).toEqual(bytes(0x03, 0xe8));
-    expect(closePayload(1000, new Uint8Array([0xc3, 0xa9]))).toEqual(bytes(0x03, 0xe8, 0xc3, 0xa9));
+    expect(closePayload(1000, new Uint8Array([0xc3, 0xa9]))).toEqual(
+      bytes(0x03, 0xe8, 0xc3, 0xa9)
+    );
     expect(() => closePayload(1000, 'bye')).toThrow(TypeError);
     expect(() => closePayload(1000, Buffer.from([0xff]))).toThrow(
       new TypeError('The message must be valid UTF-8')
