@@ -177,11 +177,10 @@ void ByteBuffer::release() {
 Loadgen::Loadgen(const Options& options)
     : options_(options),
       connections_(options.connections),
-      scratch_(kScratchBytes) {
-  template_ = makeTemplate(options_.kind, options_.messageBytes, random_);
-  plain_ = template_;
-  inflated_.resize(options_.messageBytes + 1);
-}
+      payload_(options.kind, options.messageBytes, random_),
+      plain_(options.messageBytes),
+      inflated_(options.messageBytes + 1),
+      scratch_(kScratchBytes) {}
 
 Loadgen::~Loadgen() {
   for (Connection& c : connections_) {
@@ -618,10 +617,10 @@ bool Loadgen::verifyPayload(const uint8_t* data, size_t size, uint64_t tag,
            " (lost, duplicated or reordered message)";
     return false;
   }
-  if (std::memcmp(data + tagBytes, template_.data() + tagBytes,
-                  expected - tagBytes) != 0) {
+  const uint8_t* body = payload_.body(tag);
+  if (std::memcmp(data + tagBytes, body, expected - tagBytes) != 0) {
     size_t at = tagBytes;
-    while (data[at] == template_[at]) ++at;
+    while (data[at] == body[at - tagBytes]) ++at;
     *why = "reply differs from what was sent at byte " + std::to_string(at);
     return false;
   }
@@ -700,8 +699,8 @@ bool Loadgen::queueMessage(Connection& c, uint64_t tag, uint64_t now) {
     uint8_t tagText[kTagBytes];
     writeTag(tagText, tagBytes, tag);
     const size_t phase = maskCopy(at + headerBytes, tagText, tagBytes, key, 0);
-    maskCopy(at + headerBytes + tagBytes, template_.data() + tagBytes,
-             size - tagBytes, key, phase);
+    maskCopy(at + headerBytes + tagBytes, payload_.body(tag), size - tagBytes,
+             key, phase);
     c.out.truncate(base + headerBytes + size);
   } else {
     if (!c.deflater) {
@@ -714,6 +713,7 @@ bool Loadgen::queueMessage(Connection& c, uint64_t tag, uint64_t now) {
       }
     }
     writeTag(plain_.data(), tagBytes, tag);
+    std::memcpy(plain_.data() + tagBytes, payload_.body(tag), size - tagBytes);
     if (!c.deflater->compress(plain_.data(), size, &compressed_)) {
       fail(c, kIoError, "deflate failed");
       return false;

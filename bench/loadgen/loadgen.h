@@ -136,8 +136,8 @@ class Loadgen {
   sockaddr_in address_{};
   RandomPool random_;
   std::vector<Connection> connections_;
-  std::vector<uint8_t> template_;
-  std::vector<uint8_t> plain_;       // template + current tag, for deflate
+  PayloadSource payload_;
+  std::vector<uint8_t> plain_;       // one whole message, for deflate
   std::vector<uint8_t> compressed_;  // deflate output scratch
   std::vector<uint8_t> inflated_;    // inflate output scratch, size + 1
   std::vector<uint8_t> scratch_;     // recv buffer shared by connections

@@ -47,21 +47,18 @@ constexpr std::string_view kWords[] = {
 
 }  // namespace
 
-std::vector<uint8_t> makeTemplate(PayloadKind kind, size_t bytes,
-                                  RandomPool& random) {
-  std::vector<uint8_t> out(bytes);
-  const size_t tagBytes = bytes < kTagBytes ? bytes : kTagBytes;
-  std::memset(out.data(), '0', tagBytes);
-  if (kind == PayloadKind::kBinary) {
-    random.take(out.data() + tagBytes, bytes - tagBytes);
-    return out;
-  }
+namespace {
+
+constexpr size_t kCorpusExtraBytes = 1 << 20;
+constexpr size_t kMaxOffsets = 4096;
+
+void fillText(uint8_t* out, size_t bytes, RandomPool& random) {
   // Word choices come from a xorshift seeded once from RAND_bytes: the text
-  // only has to be varied, and this keeps template setup fast for 1 MiB.
+  // only has to be varied, and this keeps setup fast for 2 MiB.
   uint64_t state;
   random.take(reinterpret_cast<uint8_t*>(&state), sizeof state);
   state |= 1;
-  size_t pos = tagBytes;
+  size_t pos = 0;
   constexpr size_t kWordCount = sizeof kWords / sizeof kWords[0];
   while (pos < bytes) {
     state ^= state << 13;
@@ -70,14 +67,55 @@ std::vector<uint8_t> makeTemplate(PayloadKind kind, size_t bytes,
     const std::string_view word = kWords[state % kWordCount];
     if (word.size() + 1 > bytes - pos) {
       // Pad with ASCII so no multi-byte sequence is cut at the end.
-      std::memset(out.data() + pos, '.', bytes - pos);
+      std::memset(out + pos, '.', bytes - pos);
       break;
     }
-    std::memcpy(out.data() + pos, word.data(), word.size());
+    std::memcpy(out + pos, word.data(), word.size());
     pos += word.size();
     out[pos++] = ((state >> 20) & 15) == 0 ? '\n' : ' ';
   }
-  return out;
+}
+
+// A UTF-8 slice may start or end at `pos` only if no sequence continues
+// across it (RFC 3629 §3: continuation bytes are 10xxxxxx).
+bool isBoundary(const std::vector<uint8_t>& text, size_t pos) {
+  return pos >= text.size() || (text[pos] & 0xC0) != 0x80;
+}
+
+}  // namespace
+
+PayloadSource::PayloadSource(PayloadKind kind, size_t messageBytes,
+                             RandomPool& random)
+    : messageBytes_(messageBytes),
+      tagBytes_(messageBytes < kTagBytes ? messageBytes : kTagBytes),
+      corpus_(messageBytes + kCorpusExtraBytes) {
+  if (kind == PayloadKind::kBinary) {
+    random.take(corpus_.data(), corpus_.size());
+  } else {
+    fillText(corpus_.data(), corpus_.size(), random);
+  }
+  const size_t span = corpus_.size() - messageBytes;
+  const size_t stride = span / kMaxOffsets > 0 ? span / kMaxOffsets : 1;
+  for (size_t start = 0; start + 8 < span && offsets_.size() < kMaxOffsets;
+       start += stride) {
+    // The tag overwrites [offset, offset + tagBytes) with ASCII, so only the
+    // two ends of the rest must fall on character boundaries.
+    for (size_t offset = start; offset < start + 8; ++offset) {
+      if (kind == PayloadKind::kBinary ||
+          (isBoundary(corpus_, offset + tagBytes_) &&
+           isBoundary(corpus_, offset + messageBytes))) {
+        offsets_.push_back(static_cast<uint32_t>(offset));
+        break;
+      }
+    }
+  }
+  if (offsets_.empty()) offsets_.push_back(0);
+}
+
+const uint8_t* PayloadSource::body(uint64_t tag) const {
+  // Fibonacci hashing spreads consecutive tags over the whole corpus.
+  const uint64_t mixed = (tag * 0x9E3779B97F4A7C15ull) >> 20;
+  return corpus_.data() + offsets_[mixed % offsets_.size()] + tagBytes_;
 }
 
 void writeTag(uint8_t* out, size_t bytes, uint64_t tag) noexcept {

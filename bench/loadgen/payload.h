@@ -30,12 +30,30 @@ enum class PayloadKind { kText, kBinary };
 // message is shorter).
 constexpr size_t kTagBytes = 16;
 
-// A message template of exactly `bytes` bytes. Text is valid UTF-8 made of
-// words from several scripts (1- to 4-byte sequences) so deflate has
-// something to find; binary is RAND_bytes output. The first
-// min(bytes, kTagBytes) bytes are ASCII: the tag overwrites them.
-std::vector<uint8_t> makeTemplate(PayloadKind kind, size_t bytes,
-                                  RandomPool& random);
+// Where message bodies come from: a corpus of about 1 MiB plus one message,
+// and a set of start offsets into it. Each message is a slice chosen by its
+// tag, so consecutive messages differ (deflate with context takeover cannot
+// just point back at the previous message) and the receiver can still tell
+// exactly which bytes to expect. Text is valid UTF-8 made of words from
+// several scripts (1- to 4-byte sequences) and every slice, with its tag
+// written over its first bytes, stays valid; binary is RAND_bytes output.
+class PayloadSource {
+ public:
+  PayloadSource(PayloadKind kind, size_t messageBytes, RandomPool& random);
+
+  size_t messageBytes() const { return messageBytes_; }
+  // Bytes at the start of each message that hold its tag.
+  size_t tagBytes() const { return tagBytes_; }
+  // The message with this tag, from byte tagBytes() to its end
+  // (messageBytes() - tagBytes() bytes). Valid for the object's lifetime.
+  const uint8_t* body(uint64_t tag) const;
+
+ private:
+  size_t messageBytes_;
+  size_t tagBytes_;
+  std::vector<uint8_t> corpus_;
+  std::vector<uint32_t> offsets_;
+};
 
 // The tag of a message: connection index in the top 24 bits, the sequence
 // number of the message on that connection in the low 40 bits.
