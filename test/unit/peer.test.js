@@ -175,12 +175,17 @@ describe('WebSocket.wrap on the wire', () => {
       first.terminate();
       second.terminate();
     });
+    const firstEvents = recordEvents(first);
     const events = recordEvents(second);
     first.send('unmasked');
     const [, error] = await events.wait('error');
     expect(error.code).toBe('WS_ERR_EXPECTED_MASK');
     const [, code] = await events.wait('close');
     expect(code).toBe(1006);
+    // The close frame the second end sends back is unmasked too, so the first end fails alike.
+    const [, firstError] = await firstEvents.wait('error');
+    expect(firstError.code).toBe('WS_ERR_EXPECTED_MASK');
+    expect(events.of('message')).toEqual([]);
   });
 
   it('parses the head bytes before the stream data', async () => {
