@@ -35,15 +35,24 @@ async function runOne(serverId, cell, options) {
   try {
     const { result, code, stderr } = await runLoadgen(
       [
-        '--mode', 'broadcast',
-        '--port', String(server.port),
-        '--connections', String(options.clients),
-        '--size', String(cell.size),
-        '--type', options.type,
-        '--rounds', String(options.rounds),
-        '--warmup-rounds', String(options.warmupRounds),
-        '--round-gap-ms', String(options.gapMs),
-        '--server-pid', String(server.pid),
+        '--mode',
+        'broadcast',
+        '--port',
+        String(server.port),
+        '--connections',
+        String(options.clients),
+        '--size',
+        String(cell.size),
+        '--type',
+        options.type,
+        '--rounds',
+        String(options.rounds),
+        '--warmup-rounds',
+        String(options.warmupRounds),
+        '--round-gap-ms',
+        String(options.gapMs),
+        '--server-pid',
+        String(server.pid),
         ...(cell.deflate ? ['--deflate'] : [])
       ],
       { timeoutMs: 300000 }
@@ -85,11 +94,17 @@ async function main() {
   const cells = [];
   for (const size of sizes) {
     for (const deflate of deflates) {
-      cells.push({ size, deflate, label: `${sizeLabel(size)} ${options.type}${deflate ? ' deflate' : ''}` });
+      cells.push({
+        size,
+        deflate,
+        label: `${sizeLabel(size)} ${options.type}${deflate ? ' deflate' : ''}`
+      });
     }
   }
   const total = cells.length * servers.length * options.reps;
-  process.stderr.write(`broadcast: ${options.clients} clients, ${total} runs\n`);
+  process.stderr.write(
+    `broadcast: ${options.clients} clients, ${total} runs\n`
+  );
 
   const runs = [];
   for (let rep = 0; rep < options.reps; rep++) {
@@ -103,11 +118,19 @@ async function main() {
           run = { result: null, code: -1, stderr: String(error.message) };
         }
         const r = run.result;
-        runs.push({ cell: cells[c].label, server: id, rep, result: r, error: r ? r.first_error : run.stderr });
+        runs.push({
+          cell: cells[c].label,
+          server: id,
+          rep,
+          result: r,
+          error: r ? r.first_error : run.stderr
+        });
         process.stderr.write(
           `[${runs.length}/${total}] ${cells[c].label} ${id}: ` +
             (r ? `round p50 ${fmt(r.round_ms.p50)} ms` : 'failed') +
-            (r && r.errors === 0 ? '' : ` ERROR ${r ? r.first_error : run.stderr}`) +
+            (r && r.errors === 0
+              ? ''
+              : ` ERROR ${r ? r.first_error : run.stderr}`) +
             '\n'
         );
       }
@@ -116,25 +139,37 @@ async function main() {
 
   const summary = [];
   const rows = [];
-  const percent = (value) => (Number.isFinite(value) ? `${Math.max(0, Math.round(value * 100))}%` : '–');
+  const percent = (value) =>
+    Number.isFinite(value) ? `${Math.max(0, Math.round(value * 100))}%` : '–';
   for (const cell of cells) {
     const stats = {};
     for (const id of servers) {
       const mine = runs.filter((r) => r.cell === cell.label && r.server === id);
-      const good = mine.filter((r) => r.result && r.result.errors === 0 && r.result.rounds > 0);
+      const good = mine.filter(
+        (r) => r.result && r.result.errors === 0 && r.result.rounds > 0
+      );
       const pick = (get) => median(good.map((r) => get(r.result)));
       stats[id] = {
         server: id,
         runs: mine.length,
         goodRuns: good.length,
-        errors: mine.reduce((sum, r) => sum + (r.result ? r.result.errors : 1), 0),
+        errors: mine.reduce(
+          (sum, r) => sum + (r.result ? r.result.errors : 1),
+          0
+        ),
         roundMs: pick((r) => r.round_ms.p50),
         deliveriesPerSecond: pick((r) => r.deliveries_per_s),
         deliveryP99Ms: pick((r) => r.delivery_latency_us.p99 / 1e3),
-        serverCpuMsPerRound: pick((r) => (r.server ? r.server.cpu_ms_per_round : NaN)),
+        serverCpuMsPerRound: pick((r) =>
+          r.server ? r.server.cpu_ms_per_round : NaN
+        ),
         serverRssMiB: pick((r) => (r.server ? r.server.rss_kb / 1024 : NaN)),
-        otherCpu0: pick((r) => (r.cpu_busy && r.server ? r.cpu_busy.cpu0 - r.server.cpu_util : NaN)),
-        otherCpu1: pick((r) => (r.cpu_busy ? r.cpu_busy.cpu1 - r.loadgen_cpu_util : NaN))
+        otherCpu0: pick((r) =>
+          r.cpu_busy && r.server ? r.cpu_busy.cpu0 - r.server.cpu_util : NaN
+        ),
+        otherCpu1: pick((r) =>
+          r.cpu_busy ? r.cpu_busy.cpu1 - r.loadgen_cpu_util : NaN
+        )
       };
     }
     const base = stats[RATIO_BASE];
@@ -158,7 +193,8 @@ async function main() {
     summary.push({ cell, rows: servers.map((id) => stats[id]) });
   }
   const machine = machineInfo();
-  const command = `node bench/broadcast.js ${process.argv.slice(2).join(' ')}`.trim();
+  const command =
+    `node bench/broadcast.js ${process.argv.slice(2).join(' ')}`.trim();
   const markdown = [
     `## Broadcast to ${options.clients} clients (${name})`,
     '',
@@ -190,8 +226,14 @@ async function main() {
   ]
     .filter((line) => line !== null)
     .join('\n');
-  writeResults(name, { name, command, machine, options, notes, cells, servers, summary, runs }, markdown);
-  process.stdout.write(`\n${markdown}\nbroadcast: wrote bench/results/${name}.{json,md}\n`);
+  writeResults(
+    name,
+    { name, command, machine, options, notes, cells, servers, summary, runs },
+    markdown
+  );
+  process.stdout.write(
+    `\n${markdown}\nbroadcast: wrote bench/results/${name}.{json,md}\n`
+  );
   if (runs.some((r) => !r.result || r.result.errors)) process.exitCode = 1;
 }
 

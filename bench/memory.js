@@ -40,16 +40,25 @@ async function runOne(serverId, deflate, options) {
     const before = await server.stats();
     const load = startLoadgen(
       [
-        '--mode', 'idle',
-        '--port', String(server.port),
-        '--connections', String(options.connections),
-        '--idle-messages', '1',
-        '--size', String(options.size),
-        '--type', options.type,
+        '--mode',
+        'idle',
+        '--port',
+        String(server.port),
+        '--connections',
+        String(options.connections),
+        '--idle-messages',
+        '1',
+        '--size',
+        String(options.size),
+        '--type',
+        options.type,
         '--hold-stdin',
-        '--connect-timeout', '120',
-        '--stall', '60',
-        '--server-pid', String(server.pid),
+        '--connect-timeout',
+        '120',
+        '--stall',
+        '60',
+        '--server-pid',
+        String(server.pid),
         ...(deflate ? ['--deflate'] : []),
         ...(SERVERS[serverId].loadgenArgs || [])
       ],
@@ -64,7 +73,13 @@ async function runOne(serverId, deflate, options) {
     }
     load.closeStdin();
     const { result, stderr } = await load.done;
-    return { before, after, ready, result, error: result ? result.first_error : stderr };
+    return {
+      before,
+      after,
+      ready,
+      result,
+      error: result ? result.first_error : stderr
+    };
   } finally {
     await server.stop();
   }
@@ -83,13 +98,16 @@ async function main() {
   const deflates = options.deflate.filter(Boolean).length
     ? options.deflate.filter(Boolean).map((d) => d === 'on')
     : [false, true];
-  if (options.quick && process.argv.indexOf('--connections') === -1) options.connections = 2000;
+  if (options.quick && process.argv.indexOf('--connections') === -1)
+    options.connections = 2000;
   const name = options.quick ? 'memory-quick' : 'memory';
 
   ensureLoadgen();
   const { servers, notes } = selectServers(options.servers);
   const total = deflates.length * servers.length * options.reps;
-  process.stderr.write(`memory: ${options.connections} connections, ${total} runs\n`);
+  process.stderr.write(
+    `memory: ${options.connections} connections, ${total} runs\n`
+  );
   const runs = [];
   for (let rep = 0; rep < options.reps; rep++) {
     for (let d = 0; d < deflates.length; d++) {
@@ -101,13 +119,27 @@ async function main() {
         } catch (error) {
           run = { result: null, error: String(error.message) };
         }
-        const ok = run.after && run.result && run.result.errors === 0 &&
+        const ok =
+          run.after &&
+          run.result &&
+          run.result.errors === 0 &&
           run.result.connections_open === options.connections;
-        const perConnection = ok ? (run.after.rss - run.before.rss) / options.connections : NaN;
-        runs.push({ server: id, deflate: deflates[d], rep, ok, perConnection, ...run });
+        const perConnection = ok
+          ? (run.after.rss - run.before.rss) / options.connections
+          : NaN;
+        runs.push({
+          server: id,
+          deflate: deflates[d],
+          rep,
+          ok,
+          perConnection,
+          ...run
+        });
         process.stderr.write(
           `[${runs.length}/${total}] ${id}${deflates[d] ? ' deflate' : ''}: ` +
-            (ok ? `${fmt(perConnection / 1024)} KiB RSS per connection` : `failed: ${run.error}`) +
+            (ok
+              ? `${fmt(perConnection / 1024)} KiB RSS per connection`
+              : `failed: ${run.error}`) +
             '\n'
         );
       }
@@ -127,9 +159,15 @@ async function main() {
         server: id,
         runs: mine.length,
         goodRuns: good.length,
-        rssKiBPerConnection: pick((r) => (r.after.rss - r.before.rss) / n / 1024),
-        heapKiBPerConnection: pick((r) => (r.after.heapUsed - r.before.heapUsed) / n / 1024),
-        externalKiBPerConnection: pick((r) => (r.after.external - r.before.external) / n / 1024),
+        rssKiBPerConnection: pick(
+          (r) => (r.after.rss - r.before.rss) / n / 1024
+        ),
+        heapKiBPerConnection: pick(
+          (r) => (r.after.heapUsed - r.before.heapUsed) / n / 1024
+        ),
+        externalKiBPerConnection: pick(
+          (r) => (r.after.external - r.before.external) / n / 1024
+        ),
         rssMiB: pick((r) => r.after.rss / 1048576),
         connectSeconds: pick((r) => r.ready.connect_s),
         gc: good.every((r) => r.after.gc)
@@ -148,13 +186,16 @@ async function main() {
         fmt(s.externalKiBPerConnection),
         fmt(s.rssMiB),
         fmt(s.connectSeconds),
-        s.goodRuns === s.runs ? '0' : `${s.runs - s.goodRuns} of ${s.runs} runs failed`
+        s.goodRuns === s.runs
+          ? '0'
+          : `${s.runs - s.goodRuns} of ${s.runs} runs failed`
       ]);
     }
     summary.push({ deflate, rows: servers.map((id) => stats[id]) });
   }
   const machine = machineInfo();
-  const command = `node bench/memory.js ${process.argv.slice(2).join(' ')}`.trim();
+  const command =
+    `node bench/memory.js ${process.argv.slice(2).join(' ')}`.trim();
   const markdown = [
     `## Idle memory per connection at ${options.connections} connections (${name})`,
     '',
@@ -184,8 +225,14 @@ async function main() {
   ]
     .filter((line) => line !== null)
     .join('\n');
-  writeResults(name, { name, command, machine, options, notes, servers, summary, runs }, markdown);
-  process.stdout.write(`\n${markdown}\nmemory: wrote bench/results/${name}.{json,md}\n`);
+  writeResults(
+    name,
+    { name, command, machine, options, notes, servers, summary, runs },
+    markdown
+  );
+  process.stdout.write(
+    `\n${markdown}\nmemory: wrote bench/results/${name}.{json,md}\n`
+  );
   if (runs.some((r) => !r.ok)) process.exitCode = 1;
 }
 

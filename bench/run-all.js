@@ -36,7 +36,12 @@ const {
 } = require('./loadgen/harness');
 
 const ALL_SIZES = [32, 1024, 16384, 65536, 1048576];
-const COLORS = { 'ws-native': '#2b8a3e', 'ws+bu': '#1c7ed6', ws: '#74c0fc', net: '#adb5bd' };
+const COLORS = {
+  'ws-native': '#2b8a3e',
+  'ws+bu': '#1c7ed6',
+  ws: '#74c0fc',
+  net: '#adb5bd'
+};
 
 const QUICK_CELLS = [
   { size: 32, connections: 1, type: 'binary', deflate: false },
@@ -83,18 +88,27 @@ function cellLabel(cell) {
 
 function buildCells(options) {
   let cells;
-  const custom = options.sizes.length || options.conns.length || options.types.length || options.deflate.length;
+  const custom =
+    options.sizes.length ||
+    options.conns.length ||
+    options.types.length ||
+    options.deflate.length;
   if (options.quick && !custom) {
     cells = QUICK_CELLS.map((cell) => ({ ...cell }));
   } else {
     cells = [];
     const sizes = options.sizes.length ? options.sizes : ALL_SIZES;
     const types = options.types.length ? options.types : ['text', 'binary'];
-    const deflates = options.deflate.length ? options.deflate.map((d) => d === 'on') : [false, true];
+    const deflates = options.deflate.length
+      ? options.deflate.map((d) => d === 'on')
+      : [false, true];
     for (const size of sizes) {
-      for (const connections of options.conns.length ? options.conns : connectionsFor(size)) {
+      for (const connections of options.conns.length
+        ? options.conns
+        : connectionsFor(size)) {
         for (const type of types) {
-          for (const deflate of deflates) cells.push({ size, connections, type, deflate });
+          for (const deflate of deflates)
+            cells.push({ size, connections, type, deflate });
         }
       }
     }
@@ -107,17 +121,27 @@ function buildCells(options) {
 }
 
 async function runOne(serverId, cell, options) {
-  const server = await startServer(serverId, { extraArgs: cell.deflate ? ['--deflate'] : [] });
+  const server = await startServer(serverId, {
+    extraArgs: cell.deflate ? ['--deflate'] : []
+  });
   try {
     const args = [
-      '--port', String(server.port),
-      '--connections', String(cell.connections),
-      '--depth', String(cell.depth),
-      '--size', String(cell.size),
-      '--type', cell.type,
-      '--warmup', String(options.warmup),
-      '--duration', String(options.duration),
-      '--server-pid', String(server.pid),
+      '--port',
+      String(server.port),
+      '--connections',
+      String(cell.connections),
+      '--depth',
+      String(cell.depth),
+      '--size',
+      String(cell.size),
+      '--type',
+      cell.type,
+      '--warmup',
+      String(options.warmup),
+      '--duration',
+      String(options.duration),
+      '--server-pid',
+      String(server.pid),
       ...(cell.deflate ? ['--deflate'] : []),
       ...(SERVERS[serverId].loadgenArgs || [])
     ];
@@ -135,33 +159,49 @@ function summarize(cells, servers, runs) {
     const rows = {};
     for (const id of servers) {
       const mine = runs.filter((r) => r.cell === cell.label && r.server === id);
-      const good = mine.filter((r) => r.result && r.result.errors === 0 && r.result.messages > 0);
+      const good = mine.filter(
+        (r) => r.result && r.result.errors === 0 && r.result.messages > 0
+      );
       const pick = (get) => median(good.map((r) => get(r.result)));
       rows[id] = {
         server: id,
         runs: mine.length,
         goodRuns: good.length,
-        errors: mine.reduce((sum, r) => sum + (r.result ? r.result.errors : 1), 0),
-        firstError: (mine.find((r) => !r.result || r.result.errors) || {}).error || '',
+        errors: mine.reduce(
+          (sum, r) => sum + (r.result ? r.result.errors : 1),
+          0
+        ),
+        firstError:
+          (mine.find((r) => !r.result || r.result.errors) || {}).error || '',
         messagesPerSecond: pick((r) => r.messages_per_s),
         mbPerSecond: pick((r) => r.mb_per_s),
         p50Us: pick((r) => r.latency_us.p50),
         p99Us: pick((r) => r.latency_us.p99),
         p999Us: pick((r) => r.latency_us.p999),
-        serverCpuUsPerMessage: pick((r) => (r.server ? r.server.cpu_us_per_message : NaN)),
+        serverCpuUsPerMessage: pick((r) =>
+          r.server ? r.server.cpu_us_per_message : NaN
+        ),
         serverCpuUtil: pick((r) => (r.server ? r.server.cpu_util : NaN)),
         serverRssMiB: pick((r) => (r.server ? r.server.rss_kb / 1024 : NaN)),
         loadgenCpuUtil: pick((r) => r.loadgen_cpu_util),
         // CPU time on the two pinned CPUs that neither process used: other
         // load on the machine, which skews whatever it overlaps.
-        otherCpu0: pick((r) => (r.cpu_busy && r.server ? r.cpu_busy.cpu0 - r.server.cpu_util : NaN)),
-        otherCpu1: pick((r) => (r.cpu_busy ? r.cpu_busy.cpu1 - r.loadgen_cpu_util : NaN))
+        otherCpu0: pick((r) =>
+          r.cpu_busy && r.server ? r.cpu_busy.cpu0 - r.server.cpu_util : NaN
+        ),
+        otherCpu1: pick((r) =>
+          r.cpu_busy ? r.cpu_busy.cpu1 - r.loadgen_cpu_util : NaN
+        )
       };
     }
     const base = rows[RATIO_BASE];
     for (const row of Object.values(rows)) {
-      row.throughputRatio = base ? row.messagesPerSecond / base.messagesPerSecond : NaN;
-      row.cpuRatio = base ? row.serverCpuUsPerMessage / base.serverCpuUsPerMessage : NaN;
+      row.throughputRatio = base
+        ? row.messagesPerSecond / base.messagesPerSecond
+        : NaN;
+      row.cpuRatio = base
+        ? row.serverCpuUsPerMessage / base.serverCpuUsPerMessage
+        : NaN;
     }
     summary.push({ cell, rows: servers.map((id) => rows[id]) });
   }
@@ -186,7 +226,8 @@ function renderMarkdown(summary, meta) {
     'others on CPU 0/1',
     'errors'
   ];
-  const percent = (value) => (Number.isFinite(value) ? `${Math.max(0, Math.round(value * 100))}%` : '–');
+  const percent = (value) =>
+    Number.isFinite(value) ? `${Math.max(0, Math.round(value * 100))}%` : '–';
   const rows = [];
   for (const { cell, rows: servers } of summary) {
     for (const row of servers) {
@@ -237,8 +278,13 @@ function renderSvg(summary, meta, servers) {
     subtitle:
       `${m.nproc} CPUs ${m.cpuModel}, Linux ${m.kernel}, Node ${m.node}, ws ${m.ws}; ` +
       `median of ${meta.options.reps} runs; server on CPU 0, load on CPU 1; ${m.date.slice(0, 10)}`,
-    axisLabel: 'messages per second ÷ ws + bufferutil + utf-8-validate (dashed line = 1)',
-    series: servers.map((id) => ({ id, label: SERVERS[id].label, color: COLORS[id] })),
+    axisLabel:
+      'messages per second ÷ ws + bufferutil + utf-8-validate (dashed line = 1)',
+    series: servers.map((id) => ({
+      id,
+      label: SERVERS[id].label,
+      color: COLORS[id]
+    })),
     groups: summary.map(({ cell, rows }) => ({
       label: cell.label,
       bars: rows.map((row) => ({
@@ -274,17 +320,30 @@ async function main() {
   options.reps = options.reps || 3;
   options.warmup = options.warmup || (options.quick ? 0.5 : 1);
   options.duration = options.duration || (options.quick ? 2 : 5);
-  const custom = options.sizes.length || options.conns.length || options.types.length || options.deflate.length;
-  const name = options.name || (custom ? 'echo-custom' : options.quick ? 'echo-quick' : 'echo-full');
+  const custom =
+    options.sizes.length ||
+    options.conns.length ||
+    options.types.length ||
+    options.deflate.length;
+  const name =
+    options.name ||
+    (custom ? 'echo-custom' : options.quick ? 'echo-quick' : 'echo-full');
 
   ensureLoadgen();
   const { servers, notes } = selectServers(options.servers);
-  if (!servers.includes(RATIO_BASE)) notes.push(`${RATIO_BASE} not run: ratio columns are empty`);
+  if (!servers.includes(RATIO_BASE))
+    notes.push(`${RATIO_BASE} not run: ratio columns are empty`);
   const cells = buildCells(options);
   const machine = machineInfo();
-  const loadStart = fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+  const loadStart = fs
+    .readFileSync('/proc/loadavg', 'utf8')
+    .split(' ')
+    .slice(0, 3)
+    .join(' ');
   const total = cells.length * servers.length * options.reps;
-  process.stderr.write(`bench: ${cells.length} cells × ${servers.length} servers × ${options.reps} reps = ${total} runs\n`);
+  process.stderr.write(
+    `bench: ${cells.length} cells × ${servers.length} servers × ${options.reps} reps = ${total} runs\n`
+  );
   for (const note of notes) process.stderr.write(`bench: ${note}\n`);
 
   const runs = [];
@@ -302,13 +361,23 @@ async function main() {
         } catch (error) {
           run = { result: null, code: -1, stderr: String(error.message) };
         }
-        const error = run.result ? run.result.first_error : run.stderr || `exit ${run.code}`;
-        runs.push({ cell: cell.label, server: id, rep, result: run.result, error });
+        const error = run.result
+          ? run.result.first_error
+          : run.stderr || `exit ${run.code}`;
+        runs.push({
+          cell: cell.label,
+          server: id,
+          rep,
+          result: run.result,
+          error
+        });
         done++;
         const r = run.result;
         process.stderr.write(
           `[${done}/${total}] ${cell.label} ${id}: ` +
-            (r ? `${fmt(r.messages_per_s)} msg/s, p99 ${fmt(r.latency_us.p99)} µs` : 'failed') +
+            (r
+              ? `${fmt(r.messages_per_s)} msg/s, p99 ${fmt(r.latency_us.p99)} µs`
+              : 'failed') +
             (r && r.errors === 0 ? '' : ` ERROR ${error}`) +
             '\n'
         );
@@ -318,21 +387,40 @@ async function main() {
 
   const summary = summarize(cells, servers, runs);
   const meta = {
-    loadavg: { start: loadStart, end: fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ') },
+    loadavg: {
+      start: loadStart,
+      end: fs
+        .readFileSync('/proc/loadavg', 'utf8')
+        .split(' ')
+        .slice(0, 3)
+        .join(' ')
+    },
     name,
     command: `node bench/run-all.js ${process.argv.slice(2).join(' ')}`.trim(),
     machine,
-    options: { reps: options.reps, warmup: options.warmup, duration: options.duration },
+    options: {
+      reps: options.reps,
+      warmup: options.warmup,
+      duration: options.duration
+    },
     notes
   };
   const markdown = renderMarkdown(summary, meta);
   writeResults(name, { ...meta, cells, servers, summary, runs }, markdown);
-  fs.writeFileSync(path.join(RESULTS, `${name}.svg`), renderSvg(summary, meta, servers));
-  process.stdout.write(`\n${markdown}\nbench: wrote bench/results/${name}.{json,md,svg}\n`);
+  fs.writeFileSync(
+    path.join(RESULTS, `${name}.svg`),
+    renderSvg(summary, meta, servers)
+  );
+  process.stdout.write(
+    `\n${markdown}\nbench: wrote bench/results/${name}.{json,md,svg}\n`
+  );
 
   if (options.all) {
     for (const script of ['broadcast.js', 'memory.js']) {
-      const args = [path.join(__dirname, script), ...(options.quick ? ['--quick'] : [])];
+      const args = [
+        path.join(__dirname, script),
+        ...(options.quick ? ['--quick'] : [])
+      ];
       const result = spawnSync(process.execPath, args, { stdio: 'inherit' });
       if (result.status !== 0) process.exitCode = 1;
     }

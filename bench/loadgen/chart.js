@@ -43,7 +43,14 @@ function niceStep(max, targetTicks) {
  * @param {number} [spec.reference=1] Where the dashed reference line goes
  * @return {string} SVG document
  */
-function barChartSvg({ title, subtitle, axisLabel, series, groups, reference = 1 }) {
+function barChartSvg({
+  title,
+  subtitle,
+  axisLabel,
+  series,
+  groups,
+  reference = 1
+}) {
   const width = 980;
   const left = 250;
   const right = 150;
@@ -65,7 +72,9 @@ function barChartSvg({ title, subtitle, axisLabel, series, groups, reference = 1
     legendX += itemWidth;
   }
   const top = legendY + 22;
-  const values = groups.flatMap((g) => g.bars.map((b) => b.value)).filter(Number.isFinite);
+  const values = groups
+    .flatMap((g) => g.bars.map((b) => b.value))
+    .filter(Number.isFinite);
   const max = Math.max(reference * 1.2, ...values) * 1.05;
   const step = niceStep(max, 6);
   const axisMax = Math.ceil(max / step) * step;
@@ -87,7 +96,9 @@ function barChartSvg({ title, subtitle, axisLabel, series, groups, reference = 1
           `<text x="${(left + barWidth + 4).toFixed(1)}" y="${y + barHeight - 3}" class="value">${escapeXml(bar.text)}</text>`
         );
       } else {
-        parts.push(`<text x="${left + 4}" y="${y + barHeight - 3}" class="value">${escapeXml(bar.text)}</text>`);
+        parts.push(
+          `<text x="${left + 4}" y="${y + barHeight - 3}" class="value">${escapeXml(bar.text)}</text>`
+        );
       }
       y += barHeight + barGap;
     }
@@ -103,7 +114,9 @@ function barChartSvg({ title, subtitle, axisLabel, series, groups, reference = 1
     );
   }
   const rx = x(reference).toFixed(1);
-  grid.push(`<line x1="${rx}" y1="${top - 6}" x2="${rx}" y2="${bottom}" class="reference"/>`);
+  grid.push(
+    `<line x1="${rx}" y1="${top - 6}" x2="${rx}" y2="${bottom}" class="reference"/>`
+  );
   const legend = legendItems.map(
     (s) =>
       `<rect x="${s.x}" y="${s.y - 10}" width="12" height="12" fill="${s.color}"/>` +

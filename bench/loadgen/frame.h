@@ -1,5 +1,5 @@
-// RFC 6455 frame headers as the client side sees them: parse server frames, write masked client
-// frames, XOR masking. No sockets and no allocation here.
+// RFC 6455 frame headers as the client side sees them: parse server frames,
+// write masked client frames, XOR masking. No sockets and no allocation here.
 #ifndef WSN_BENCH_LOADGEN_FRAME_H_
 #define WSN_BENCH_LOADGEN_FRAME_H_
 
@@ -30,10 +30,10 @@ struct FrameHeader {
 };
 
 enum class HeaderStatus {
-  kNeedMore,     // fewer bytes than the header needs; call again with more
-  kOk,           // *header is filled in
-  kBadLength,    // 64-bit length with the top bit set (RFC 6455 §5.2)
-  kNonMinimal,   // a length that fits a shorter encoding (RFC 6455 §5.2)
+  kNeedMore,    // fewer bytes than the header needs; call again with more
+  kOk,          // *header is filled in
+  kBadLength,   // 64-bit length with the top bit set (RFC 6455 §5.2)
+  kNonMinimal,  // a length that fits a shorter encoding (RFC 6455 §5.2)
 };
 
 // Reads one frame header from data[0, size). Never reads past size.

@@ -135,9 +135,9 @@ HandshakeStatus checkUpgradeResponse(const char* data, size_t size,
       connectionOk = hasToken(value, "upgrade");
     } else if (equalsIgnoreCase(name, "sec-websocket-accept")) {
       if (acceptSeen || value != accept) {
-        result->error = "wrong Sec-WebSocket-Accept: " +
-                        std::string(value.substr(0, 64)) + " (expected " +
-                        accept + ")";
+        result->error =
+            "wrong Sec-WebSocket-Accept: " + std::string(value.substr(0, 64)) +
+            " (expected " + accept + ")";
         return HandshakeStatus::kFailed;
       }
       acceptSeen = true;

@@ -66,7 +66,9 @@ function ensureLoadgen() {
     ['-S', LOADGEN_DIR, '-B', LOADGEN_BUILD, '-DCMAKE_BUILD_TYPE=Release'],
     ['--build', LOADGEN_BUILD, '-j2']
   ]) {
-    const result = spawnSync('cmake', args, { stdio: ['ignore', 'ignore', 'inherit'] });
+    const result = spawnSync('cmake', args, {
+      stdio: ['ignore', 'ignore', 'inherit']
+    });
     if (result.status !== 0) throw new Error(`cmake ${args.join(' ')} failed`);
   }
 }
@@ -78,7 +80,8 @@ function ensureLoadgen() {
  * @return {string|undefined} Absolute path, or undefined for the default
  */
 function bindingPath() {
-  if (process.env.WSN_BINDING_PATH) return path.resolve(process.env.WSN_BINDING_PATH);
+  if (process.env.WSN_BINDING_PATH)
+    return path.resolve(process.env.WSN_BINDING_PATH);
   const own = path.join(ROOT, 'build-bench', 'Release', 'ws_native.node');
   return fs.existsSync(own) ? own : undefined;
 }
@@ -95,11 +98,20 @@ function wsNativeStatus() {
   if (binding) env.WSN_BINDING_PATH = binding;
   const result = spawnSync(
     process.execPath,
-    ['-e', `const W = require(${JSON.stringify(ROOT)}); new W.WebSocketServer({ noServer: true });`],
+    [
+      '-e',
+      `const W = require(${JSON.stringify(ROOT)}); new W.WebSocketServer({ noServer: true });`
+    ],
     { env, encoding: 'utf8', timeout: 20000 }
   );
   const ok = result.status === 0;
-  return { ok, binding, error: ok ? '' : (result.stderr || '').trim().split('\n').slice(0, 3).join(' ') };
+  return {
+    ok,
+    binding,
+    error: ok
+      ? ''
+      : (result.stderr || '').trim().split('\n').slice(0, 3).join(' ')
+  };
 }
 
 /**
@@ -143,7 +155,19 @@ function startServer(id, { extraArgs = [], cpu = '0', exposeGc = false } = {}) {
   const nodeArgs = exposeGc ? ['--expose-gc'] : [];
   const child = spawn(
     'sh',
-    ['-c', NOFILE_WRAPPER, 'sh', 'taskset', '-c', cpu, process.execPath, ...nodeArgs, spec.script, ...spec.args, ...extraArgs],
+    [
+      '-c',
+      NOFILE_WRAPPER,
+      'sh',
+      'taskset',
+      '-c',
+      cpu,
+      process.execPath,
+      ...nodeArgs,
+      spec.script,
+      ...spec.args,
+      ...extraArgs
+    ],
     { env, stdio: ['pipe', 'pipe', 'pipe'] }
   );
   let stderr = '';
@@ -176,7 +200,10 @@ function startServer(id, { extraArgs = [], cpu = '0', exposeGc = false } = {}) {
           info: message,
           stats() {
             return new Promise((resolveStats, rejectStats) => {
-              const statsTimer = setTimeout(() => rejectStats(new Error(`${id}: stats timeout`)), 30000);
+              const statsTimer = setTimeout(
+                () => rejectStats(new Error(`${id}: stats timeout`)),
+                30000
+              );
               statsWaiters.push((stats) => {
                 clearTimeout(statsTimer);
                 resolveStats(stats);
@@ -213,9 +240,13 @@ function startServer(id, { extraArgs = [], cpu = '0', exposeGc = false } = {}) {
  *     {result, code, stderr} once it exits.
  */
 function startLoadgen(args, { cpu = '1', timeoutMs = 120000 } = {}) {
-  const child = spawn('sh', ['-c', NOFILE_WRAPPER, 'sh', 'taskset', '-c', cpu, LOADGEN, ...args], {
-    stdio: ['pipe', 'pipe', 'pipe']
-  });
+  const child = spawn(
+    'sh',
+    ['-c', NOFILE_WRAPPER, 'sh', 'taskset', '-c', cpu, LOADGEN, ...args],
+    {
+      stdio: ['pipe', 'pipe', 'pipe']
+    }
+  );
   let stderr = '';
   child.stderr.on('data', (chunk) => {
     if (stderr.length < 4000) stderr += chunk;
@@ -261,7 +292,9 @@ function median(values) {
   const sorted = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
   if (sorted.length === 0) return NaN;
   const middle = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+  return sorted.length % 2
+    ? sorted[middle]
+    : (sorted[middle - 1] + sorted[middle]) / 2;
 }
 
 /**
@@ -274,7 +307,8 @@ function median(values) {
 function fmt(value, digits = 3) {
   if (!Number.isFinite(value)) return '–';
   if (Math.abs(value) < 0.005) return '0';
-  if (Math.abs(value) >= 10 ** digits) return Math.round(value).toLocaleString('en-US');
+  if (Math.abs(value) >= 10 ** digits)
+    return Math.round(value).toLocaleString('en-US');
   return Number(value.toPrecision(digits)).toString();
 }
 
@@ -293,7 +327,11 @@ function fmtRatio(value) {
  */
 function markdownTable(headers, rows) {
   const line = (cells) => `| ${cells.join(' | ')} |`;
-  return [line(headers), line(headers.map(() => '---')), ...rows.map(line)].join('\n') + '\n';
+  return (
+    [line(headers), line(headers.map(() => '---')), ...rows.map(line)].join(
+      '\n'
+    ) + '\n'
+  );
 }
 
 /** @return {Object} The facts README and results name: CPUs, model, kernel, node */
@@ -301,7 +339,9 @@ function machineInfo() {
   const cpuinfo = fs.readFileSync('/proc/cpuinfo', 'utf8');
   const model = /^model name\s*:\s*(.*)$/m.exec(cpuinfo);
   const nproc = spawnSync('nproc', { encoding: 'utf8' }).stdout.trim();
-  const wsVersion = require(path.join(ROOT, 'node_modules', 'ws', 'package.json')).version;
+  const wsVersion = require(
+    path.join(ROOT, 'node_modules', 'ws', 'package.json')
+  ).version;
   return {
     nproc: Number(nproc) || os.cpus().length,
     cpuModel: model ? model[1].trim() : 'unknown',
@@ -321,8 +361,12 @@ function machineInfo() {
  */
 function writeResults(name, data, markdown) {
   fs.mkdirSync(RESULTS, { recursive: true });
-  fs.writeFileSync(path.join(RESULTS, `${name}.json`), JSON.stringify(data, null, 2) + '\n');
-  if (markdown !== undefined) fs.writeFileSync(path.join(RESULTS, `${name}.md`), markdown);
+  fs.writeFileSync(
+    path.join(RESULTS, `${name}.json`),
+    JSON.stringify(data, null, 2) + '\n'
+  );
+  if (markdown !== undefined)
+    fs.writeFileSync(path.join(RESULTS, `${name}.md`), markdown);
 }
 
 /**
@@ -336,7 +380,9 @@ function writeResults(name, data, markdown) {
 function parseCli(argv, defaults) {
   const options = { ...defaults };
   for (let i = 0; i < argv.length; i++) {
-    const name = argv[i].replace(/^--/, '').replace(/-(\w)/g, (m, c) => c.toUpperCase());
+    const name = argv[i]
+      .replace(/^--/, '')
+      .replace(/-(\w)/g, (m, c) => c.toUpperCase());
     if (!(name in defaults)) throw new Error(`unknown option ${argv[i]}`);
     const current = defaults[name];
     if (typeof current === 'boolean') {
@@ -346,7 +392,9 @@ function parseCli(argv, defaults) {
     if (i + 1 >= argv.length) throw new Error(`missing value for ${argv[i]}`);
     const value = argv[++i];
     if (Array.isArray(current)) {
-      options[name] = value.split(',').map((v) => (typeof current[0] === 'number' ? Number(v) : v));
+      options[name] = value
+        .split(',')
+        .map((v) => (typeof current[0] === 'number' ? Number(v) : v));
     } else {
       options[name] = typeof current === 'number' ? Number(value) : value;
     }
@@ -376,14 +424,19 @@ function selectServers(requested) {
   const notes = [];
   const servers = [];
   for (const id of requested) {
-    if (!SERVERS[id]) throw new Error(`unknown server ${id} (know ${Object.keys(SERVERS).join(', ')})`);
+    if (!SERVERS[id])
+      throw new Error(
+        `unknown server ${id} (know ${Object.keys(SERVERS).join(', ')})`
+      );
     if (id === 'ws-native') {
       const status = wsNativeStatus();
       if (!status.ok) {
         notes.push(`ws-native skipped: it does not load (${status.error})`);
         continue;
       }
-      notes.push(`ws-native addon: ${status.binding || 'default build/Release'}`);
+      notes.push(
+        `ws-native addon: ${status.binding || 'default build/Release'}`
+      );
     }
     servers.push(id);
   }

@@ -44,9 +44,8 @@ uint64_t secondsToNs(double seconds) {
   return static_cast<uint64_t>(seconds * 1e9);
 }
 
-const char* const kErrorNames[] = {"connect", "handshake", "protocol",
-                                   "verify",  "closed",    "timeout",
-                                   "io"};
+const char* const kErrorNames[] = {"connect", "handshake", "protocol", "verify",
+                                   "closed",  "timeout",   "io"};
 
 std::string errnoText(const char* what) {
   return std::string(what) + ": " + std::strerror(errno);
@@ -129,8 +128,7 @@ void writeLatency(Json& json, const char* name, const LatencyHistogram& h) {
   json.key(name).open();
   json.key("p50").number(static_cast<double>(h.percentileNanos(0.5)) / 1e3);
   json.key("p99").number(static_cast<double>(h.percentileNanos(0.99)) / 1e3);
-  json.key("p999").number(static_cast<double>(h.percentileNanos(0.999)) /
-                          1e3);
+  json.key("p999").number(static_cast<double>(h.percentileNanos(0.999)) / 1e3);
   json.key("max").number(static_cast<double>(h.maxNanos()) / 1e3);
   json.close();
 }
@@ -414,8 +412,7 @@ bool Loadgen::consumeInput(Connection& c, uint8_t* data, size_t size) {
 bool Loadgen::parseBuffered(Connection& c) {
   size_t consumed = 0;
   size_t needed = 0;
-  if (!parseFrames(c, c.pending.data(), c.pending.size(), &consumed,
-                   &needed)) {
+  if (!parseFrames(c, c.pending.data(), c.pending.size(), &consumed, &needed)) {
     return false;
   }
   c.pending.consumeFront(consumed);
@@ -430,8 +427,8 @@ bool Loadgen::parseFrames(Connection& c, uint8_t* data, size_t size,
   *neededBytes = 0;
   while (pos < size) {
     FrameHeader header;
-    const HeaderStatus status = parseFrameHeader(data + pos, size - pos,
-                                                 &header);
+    const HeaderStatus status =
+        parseFrameHeader(data + pos, size - pos, &header);
     if (status == HeaderStatus::kNeedMore) break;
     if (status != HeaderStatus::kOk) {
       fail(c, kProtocolError,
@@ -721,8 +718,8 @@ bool Loadgen::queueMessage(Connection& c, uint64_t tag, uint64_t now) {
     const size_t base = c.out.size();
     uint8_t* at = c.out.grow(kMaxClientHeaderBytes + compressed_.size());
     // RFC 7692 §6: RSV1 marks the first frame of a compressed message.
-    const size_t headerBytes = writeClientHeader(at, true, true, opcode,
-                                                 compressed_.size(), key);
+    const size_t headerBytes =
+        writeClientHeader(at, true, true, opcode, compressed_.size(), key);
     maskCopy(at + headerBytes, compressed_.data(), compressed_.size(), key, 0);
     c.out.truncate(base + headerBytes + compressed_.size());
   }
@@ -937,8 +934,7 @@ void Loadgen::onTick(uint64_t now) {
     case Phase::kConnecting:
       if (now >= connectDeadlineNs_) {
         for (Connection& c : connections_) {
-          if (c.state == State::kConnecting ||
-              c.state == State::kHandshaking) {
+          if (c.state == State::kConnecting || c.state == State::kHandshaking) {
             fail(c, kTimeoutError, "not open within --connect-timeout");
           }
         }
@@ -980,10 +976,10 @@ void Loadgen::onTick(uint64_t now) {
       } else if (roundActive_ &&
                  now - roundStartNs_ >
                      secondsToNs(options_.roundTimeoutSeconds)) {
-        countError(kTimeoutError,
-                   "broadcast round " + std::to_string(round_) + ": " +
-                       std::to_string(roundReceived_) + " of " +
-                       std::to_string(openNow_) + " received");
+        countError(kTimeoutError, "broadcast round " + std::to_string(round_) +
+                                      ": " + std::to_string(roundReceived_) +
+                                      " of " + std::to_string(openNow_) +
+                                      " received");
         endMeasure(now);
         phase_ = Phase::kDone;
       }
@@ -1043,20 +1039,20 @@ void Loadgen::printReport() {
                                                               : "binary");
   json.key("deflate").boolean(options_.deflate);
   json.key("deflate_negotiated").boolean(anyDeflate_);
-  json.key("connect_s").number(
-      allConnectedNs_ > 0
-          ? static_cast<double>(allConnectedNs_ - startNs_) / 1e9
-          : 0.0);
+  json.key("connect_s")
+      .number(allConnectedNs_ > 0
+                  ? static_cast<double>(allConnectedNs_ - startNs_) / 1e9
+                  : 0.0);
   json.key("duration_s").number(seconds);
   json.key("messages").integer(messages_);
   if (options_.mode == Mode::kEcho) {
     json.key("depth").integer(options_.depth);
     json.key("warmup_s").number(options_.warmupSeconds);
-    json.key("messages_per_s").number(static_cast<double>(messages_) *
-                                      perSecond);
-    json.key("mb_per_s").number(static_cast<double>(messages_) *
-                                static_cast<double>(options_.messageBytes) /
-                                1e6 * perSecond);
+    json.key("messages_per_s")
+        .number(static_cast<double>(messages_) * perSecond);
+    json.key("mb_per_s")
+        .number(static_cast<double>(messages_) *
+                static_cast<double>(options_.messageBytes) / 1e6 * perSecond);
     writeLatency(json, "latency_us", latency_);
   } else if (options_.mode == Mode::kBroadcast) {
     json.key("rounds").integer(roundMs_.size());
@@ -1068,9 +1064,8 @@ void Loadgen::printReport() {
     json.key("p50").number(sorted.empty() ? 0 : sorted[sorted.size() / 2]);
     json.key("min").number(sorted.empty() ? 0 : sorted.front());
     json.key("max").number(sorted.empty() ? 0 : sorted.back());
-    json.key("mean").number(sorted.empty()
-                                ? 0
-                                : sum / static_cast<double>(sorted.size()));
+    json.key("mean").number(
+        sorted.empty() ? 0 : sum / static_cast<double>(sorted.size()));
     json.close();
     json.key("deliveries_per_s")
         .number(sum > 0 ? static_cast<double>(messages_) / (sum / 1e3) : 0);
@@ -1097,9 +1092,9 @@ void Loadgen::printReport() {
     const uint64_t total = cpus1_[i].total - cpus0_[i].total;
     const uint64_t busy = cpus1_[i].busy - cpus0_[i].busy;
     json.key(("cpu" + std::to_string(i)).c_str())
-        .number(total > 0 ? static_cast<double>(busy) /
-                                static_cast<double>(total)
-                          : 0.0);
+        .number(total > 0
+                    ? static_cast<double>(busy) / static_cast<double>(total)
+                    : 0.0);
   }
   json.close();
   json.key("server");

@@ -58,8 +58,14 @@ class Loadgen {
 
  private:
   enum class State { kPending, kConnecting, kHandshaking, kOpen, kClosed };
-  enum class Phase { kConnecting, kWarmup, kMeasuring, kHolding, kRounds,
-                     kDone };
+  enum class Phase {
+    kConnecting,
+    kWarmup,
+    kMeasuring,
+    kHolding,
+    kRounds,
+    kDone
+  };
   enum ErrorKind {
     kConnectError,
     kHandshakeError,
@@ -101,8 +107,8 @@ class Loadgen {
   void onReadable(Connection& c);
   bool consumeInput(Connection& c, uint8_t* data, size_t size);
   bool parseBuffered(Connection& c);
-  bool parseFrames(Connection& c, uint8_t* data, size_t size,
-                   size_t* consumed, size_t* neededBytes);
+  bool parseFrames(Connection& c, uint8_t* data, size_t size, size_t* consumed,
+                   size_t* neededBytes);
   bool handleFrame(Connection& c, const FrameHeader& header, uint8_t* payload,
                    size_t payloadBytes);
   bool completeMessage(Connection& c, uint8_t opcode, bool compressed,

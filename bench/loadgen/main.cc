@@ -11,7 +11,8 @@ int main(int argc, char** argv) {
   wsn::bench::Options options;
   std::string error;
   if (!wsn::bench::parseOptions(argc, argv, &options, &error)) {
-    if (!error.empty()) std::fprintf(stderr, "wsn-loadgen: %s\n", error.c_str());
+    if (!error.empty())
+      std::fprintf(stderr, "wsn-loadgen: %s\n", error.c_str());
     std::fputs(wsn::bench::kUsage, error.empty() ? stdout : stderr);
     return error.empty() ? 0 : 2;
   }

@@ -67,8 +67,7 @@ bool parseSeconds(const char* text, double low, double high, double* out) {
 
 }  // namespace
 
-bool parseOptions(int argc, char** argv, Options* options,
-                  std::string* error) {
+bool parseOptions(int argc, char** argv, Options* options, std::string* error) {
   Options result;
   bool portSeen = false;
   for (int i = 1; i < argc; ++i) {

@@ -38,11 +38,11 @@ namespace {
 // Words in Latin, accented Latin, Greek, Cyrillic, Hebrew, Arabic, CJK, Hangul
 // and astral-plane symbols: every UTF-8 sequence length appears often.
 constexpr std::string_view kWords[] = {
-    "hello",     "world",  "the",   "quick",         "brown",  "fox",
-    "données",   "naïve",  "Grüße", "façade",        "привет", "мир",
-    "γειά",      "σου",    "שלום",  "مرحبا",         "你好",   "世界",
-    "こんにちは", "안녕",   "€100",  "ß",             "😀",     "🚀",
-    "𝄞",         "🇺🇳",     "x=42",  "{\"id\":7}", "é",      "ä",
+    "hello",      "world", "the",   "quick",      "brown",  "fox",
+    "données",    "naïve", "Grüße", "façade",     "привет", "мир",
+    "γειά",       "σου",   "שלום",  "مرحبا",      "你好",   "世界",
+    "こんにちは", "안녕",  "€100",  "ß",          "😀",      "🚀",
+    "𝄞",          "🇺🇳",    "x=42",  "{\"id\":7}", "é",      "ä",
 };
 
 }  // namespace

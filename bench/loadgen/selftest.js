@@ -22,10 +22,14 @@ const SPLIT_ECHO = path.join(__dirname, '..', 'servers', 'split-echo.js');
  * @return {Promise<Object>} The server handle
  */
 function startSplitEcho(args) {
-  const child = spawn(process.execPath, [SPLIT_ECHO, ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [SPLIT_ECHO, ...args], {
+    stdio: ['pipe', 'pipe', 'inherit']
+  });
   const waiters = [];
   return new Promise((resolve, reject) => {
-    child.on('exit', (code) => reject(new Error(`split-echo exited with ${code}`)));
+    child.on('exit', (code) =>
+      reject(new Error(`split-echo exited with ${code}`))
+    );
     readline.createInterface({ input: child.stdout }).on('line', (line) => {
       const message = JSON.parse(line);
       if (message.event === 'ready') {
@@ -53,12 +57,22 @@ const CASES = [
     name: 'binary 32 B, fragments of 1-5 bytes with pings, written 1-7 bytes at a time',
     server: [],
     loadgen: ['--size', '32', '--depth', '4'],
-    expect: (r, s) => r.errors === 0 && r.messages > 20 && s.pongsOk > 0 && s.pongsBad === 0
+    expect: (r, s) =>
+      r.errors === 0 && r.messages > 20 && s.pongsOk > 0 && s.pongsBad === 0
   },
   {
     name: 'text 1000 B mixed UTF-8 on 3 connections, fragments of 1-64 bytes',
     server: ['--max-fragment', '64', '--max-chunk', '13'],
-    loadgen: ['--size', '1000', '--type', 'text', '--connections', '3', '--depth', '2'],
+    loadgen: [
+      '--size',
+      '1000',
+      '--type',
+      'text',
+      '--connections',
+      '3',
+      '--depth',
+      '2'
+    ],
     expect: (r, s) => r.errors === 0 && r.messages > 10 && s.pongsBad === 0
   },
   {
@@ -112,8 +126,20 @@ const CASES = [
   {
     name: 'idle mode: 50 connections each echo one message, then report ready',
     server: ['--max-fragment', '16'],
-    loadgen: ['--mode', 'idle', '--connections', '50', '--idle-messages', '1', '--size', '200', '--hold', '0.2'],
-    expect: (r) => r.errors === 0 && r.connections_open === 50 && r.messages === 50
+    loadgen: [
+      '--mode',
+      'idle',
+      '--connections',
+      '50',
+      '--idle-messages',
+      '1',
+      '--size',
+      '200',
+      '--hold',
+      '0.2'
+    ],
+    expect: (r) =>
+      r.errors === 0 && r.connections_open === 50 && r.messages === 50
   },
   {
     name: 'a dead port is a connect error, not a hang',
@@ -131,14 +157,27 @@ async function main() {
     const server = testCase.port ? null : await startSplitEcho(testCase.server);
     const port = testCase.port || server.port;
     const { result, code, stderr } = await runLoadgen(
-      ['--port', String(port), '--warmup', '0.2', '--duration', '1', '--stall', '5', ...testCase.loadgen],
+      [
+        '--port',
+        String(port),
+        '--warmup',
+        '0.2',
+        '--duration',
+        '1',
+        '--stall',
+        '5',
+        ...testCase.loadgen
+      ],
       { cpu: '0-1', timeoutMs: 30000 }
     );
     const stats = server ? await server.stats() : {};
     if (server) await server.stop();
     let ok = false;
     try {
-      ok = result !== null && testCase.expect(result, stats) && (result.errors === 0) === (code === 0);
+      ok =
+        result !== null &&
+        testCase.expect(result, stats) &&
+        (result.errors === 0) === (code === 0);
     } catch {
       ok = false;
     }

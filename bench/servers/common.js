@@ -19,14 +19,17 @@ function parseArgs(argv, defaults) {
   const options = { ...defaults };
   for (let i = 0; i < argv.length; i++) {
     // --max-chunk sets maxChunk.
-    const name = argv[i].replace(/^--/, '').replace(/-(\w)/g, (m, c) => c.toUpperCase());
+    const name = argv[i]
+      .replace(/^--/, '')
+      .replace(/-(\w)/g, (m, c) => c.toUpperCase());
     if (!(name in defaults)) throw new Error(`unknown option ${argv[i]}`);
     if (typeof defaults[name] === 'boolean') {
       options[name] = true;
     } else {
       if (i + 1 >= argv.length) throw new Error(`missing value for ${argv[i]}`);
       const value = argv[++i];
-      options[name] = typeof defaults[name] === 'number' ? Number(value) : value;
+      options[name] =
+        typeof defaults[name] === 'number' ? Number(value) : value;
     }
   }
   return options;
@@ -41,8 +44,12 @@ function parseArgs(argv, defaults) {
  */
 function announce(info, extraStats) {
   process.stdout.write(
-    JSON.stringify({ event: 'ready', pid: process.pid, node: process.version, ...info }) +
-      '\n'
+    JSON.stringify({
+      event: 'ready',
+      pid: process.pid,
+      node: process.version,
+      ...info
+    }) + '\n'
   );
   const lines = readline.createInterface({ input: process.stdin });
   lines.on('line', (line) => {

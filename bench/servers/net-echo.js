@@ -41,7 +41,9 @@ function upgrade(socket, head) {
     .createHash('sha1')
     .update(key[1] + GUID)
     .digest('base64');
-  const offersDeflate = /^sec-websocket-extensions:.*permessage-deflate/im.test(head);
+  const offersDeflate = /^sec-websocket-extensions:.*permessage-deflate/im.test(
+    head
+  );
   socket.write(
     'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n' +
       `Connection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n` +
@@ -84,7 +86,12 @@ const server = net.createServer((socket) => {
 
 server.listen(options.port, options.host, () => {
   announce(
-    { port: server.address().port, impl: 'net', mode: 'echo', deflate: options.deflate },
+    {
+      port: server.address().port,
+      impl: 'net',
+      mode: 'echo',
+      deflate: options.deflate
+    },
     () => ({ connections, errors })
   );
 });

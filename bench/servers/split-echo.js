@@ -29,7 +29,13 @@ const options = parseArgs(process.argv.slice(2), {
   host: '127.0.0.1'
 });
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
-const stats = { messages: 0, pingsSent: 0, pongsOk: 0, pongsBad: 0, protocolErrors: 0 };
+const stats = {
+  messages: 0,
+  pingsSent: 0,
+  pongsOk: 0,
+  pongsBad: 0,
+  protocolErrors: 0
+};
 
 /**
  * Builds one server frame.
@@ -46,13 +52,17 @@ function frame(fin, rsv1, opcode, payload) {
   const maskBytes = options.masked ? 4 : 0;
   const out = Buffer.alloc(2 + extra + maskBytes + length);
   out[0] = (fin ? 0x80 : 0) | (rsv1 ? 0x40 : 0) | opcode;
-  out[1] = (options.masked ? 0x80 : 0) | (extra === 0 ? length : extra === 2 ? 126 : 127);
+  out[1] =
+    (options.masked ? 0x80 : 0) |
+    (extra === 0 ? length : extra === 2 ? 126 : 127);
   if (extra === 2) out.writeUInt16BE(length, 2);
   if (extra === 8) out.writeBigUInt64BE(BigInt(length), 2);
   const key = crypto.randomBytes(4);
   if (options.masked) key.copy(out, 2 + extra);
   for (let i = 0; i < length; i++) {
-    out[2 + extra + maskBytes + i] = options.masked ? payload[i] ^ key[i & 3] : payload[i];
+    out[2 + extra + maskBytes + i] = options.masked
+      ? payload[i] ^ key[i & 3]
+      : payload[i];
   }
   return out;
 }
@@ -89,7 +99,12 @@ function clientFrameParser(onFrame) {
       pos += 4;
       const payload = Buffer.from(buffered.subarray(pos, pos + length));
       for (let i = 0; i < length; i++) payload[i] ^= key[i & 3];
-      onFrame({ fin: (b0 & 0x80) !== 0, rsv1: (b0 & 0x40) !== 0, opcode: b0 & 0x0f, payload });
+      onFrame({
+        fin: (b0 & 0x80) !== 0,
+        rsv1: (b0 & 0x40) !== 0,
+        opcode: b0 & 0x0f,
+        payload
+      });
       offset = pos + length;
     }
     buffered = buffered.subarray(offset);
@@ -129,7 +144,10 @@ const server = net.createServer((socket) => {
     let offset = 0;
     let first = true;
     do {
-      const size = Math.min(payload.length - offset, randomInt(options.maxFragment));
+      const size = Math.min(
+        payload.length - offset,
+        randomInt(options.maxFragment)
+      );
       const last = offset + size === payload.length;
       send(
         frame(
@@ -152,7 +170,8 @@ const server = net.createServer((socket) => {
   let held = null;
   const echo = (opcode, compressed, payload) => {
     stats.messages++;
-    if (stats.messages === options.corrupt) payload[payload.length >> 1] ^= 0x20;
+    if (stats.messages === options.corrupt)
+      payload[payload.length >> 1] ^= 0x20;
     if (stats.messages === options.reorder) {
       held = [opcode, compressed, payload];
       return;
@@ -204,13 +223,17 @@ const server = net.createServer((socket) => {
       .createHash('sha1')
       .update((key ? key[1] : '') + GUID)
       .digest('base64');
-    if (options.badAccept) accept = accept.replace(/^./, (c) => (c === 'A' ? 'B' : 'A'));
-    const offersDeflate = /^sec-websocket-extensions:.*permessage-deflate/im.test(head);
+    if (options.badAccept)
+      accept = accept.replace(/^./, (c) => (c === 'A' ? 'B' : 'A'));
+    const offersDeflate =
+      /^sec-websocket-extensions:.*permessage-deflate/im.test(head);
     // Written whole: the head is not what is being split here.
     socket.write(
       'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n' +
         `Connection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n` +
-        (options.deflate && offersDeflate ? 'Sec-WebSocket-Extensions: permessage-deflate\r\n' : '') +
+        (options.deflate && offersDeflate
+          ? 'Sec-WebSocket-Extensions: permessage-deflate\r\n'
+          : '') +
         '\r\n'
     );
     const rest = Buffer.from(head.slice(end + 4), 'latin1');
@@ -229,7 +252,10 @@ const server = net.createServer((socket) => {
 });
 
 server.listen(options.port, options.host, () => {
-  announce({ port: server.address().port, impl: 'split-echo', mode: 'echo' }, () => ({
-    ...stats
-  }));
+  announce(
+    { port: server.address().port, impl: 'split-echo', mode: 'echo' },
+    () => ({
+      ...stats
+    })
+  );
 });

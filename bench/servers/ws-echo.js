@@ -37,7 +37,9 @@ if (options.mode !== 'echo' && options.mode !== 'broadcast') {
 }
 
 const WebSocket =
-  options.impl === 'ws-native' ? require(path.join(__dirname, '..', '..')) : require('ws');
+  options.impl === 'ws-native'
+    ? require(path.join(__dirname, '..', '..'))
+    : require('ws');
 
 let errors = 0;
 let lastError = '';
@@ -61,7 +63,8 @@ wss.on('connection', (ws) => {
     // The idiomatic ws broadcast: one send() per client, sender included.
     ws.on('message', (data, isBinary) => {
       for (const client of wss.clients) {
-        if (client.readyState === WebSocket.OPEN) client.send(data, { binary: isBinary });
+        if (client.readyState === WebSocket.OPEN)
+          client.send(data, { binary: isBinary });
       }
     });
   }
