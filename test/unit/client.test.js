@@ -1279,6 +1279,117 @@ describe('redirects', () => {
   });
 });
 
+describe('connection options', () => {
+  /** Opens a client with `options` against a raw peer; returns both. */
+  async function open(options) {
+    let peer;
+    const { port } = await listen((req, socket, head) => {
+      peer = complete(req, socket, head);
+    });
+    const ws = new WebSocket(`ws://127.0.0.1:${port}`, {
+      perMessageDeflate: false,
+      ...options
+    });
+    await once(ws, 'open');
+    return { ws, peer };
+  }
+
+  it('generateMask fills the masking key of every frame', async () => {
+    let calls = 0;
+    const { ws, peer } = await open({
+      generateMask(mask) {
+        calls++;
+        mask.set([1, 2, 3, 4]);
+      }
+    });
+    ws.send('abc');
+    ws.ping();
+    const frames = [await peer.nextFrame(), await peer.nextFrame()];
+    expect(frames.map((f) => [...f.maskKey])).toEqual([
+      [1, 2, 3, 4],
+      [1, 2, 3, 4]
+    ]);
+    expect(`${frames[0].payload}`).toBe('abc');
+    expect(calls).toBe(2);
+    ws.terminate();
+  });
+
+  it('maxPayload limits incoming messages (close 1009)', async () => {
+    const { ws, peer } = await open({ maxPayload: 10 });
+    const result = outcome(ws);
+    peer.sendBinary(Buffer.alloc(10));
+    peer.sendBinary(Buffer.alloc(11));
+    const close = await peer.readUntilClose();
+    expect(close.before).toEqual([]);
+    expect(close.close.code).toBe(1009);
+    peer.end();
+    const { error, code } = await result;
+    expect(error.code).toBe('WS_ERR_UNSUPPORTED_MESSAGE_LENGTH');
+    expect(code).toBe(1006);
+  });
+
+  it('maxFragments limits the frames of a message (close 1008)', async () => {
+    const { ws, peer } = await open({ maxFragments: 2 });
+    const result = outcome(ws);
+    peer.sendFrame({ opcode: OP.TEXT, payload: 'a', fin: false });
+    peer.sendFrame({ opcode: OP.CONTINUATION, payload: 'b', fin: false });
+    peer.sendFrame({ opcode: OP.CONTINUATION, payload: 'c', fin: true });
+    expect((await peer.readUntilClose()).close.code).toBe(1008);
+    peer.end();
+    expect((await result).error.code).toBe('WS_ERR_TOO_MANY_BUFFERED_PARTS');
+  });
+
+  it('skipUTF8Validation lets invalid text through', async () => {
+    const { ws, peer } = await open({ skipUTF8Validation: true });
+    const message = once(ws, 'message');
+    peer.sendFrame({ opcode: OP.TEXT, payload: [0xff, 0xfe] });
+    expect(await message).toEqual([Buffer.from([0xff, 0xfe]), false]);
+    ws.terminate();
+  });
+
+  it('autoPong: false leaves pings unanswered', async () => {
+    const { ws, peer } = await open({ autoPong: false });
+    const ping = once(ws, 'ping');
+    peer.sendFrame({ opcode: OP.PING, payload: 'hi' });
+    expect(await ping).toEqual([Buffer.from('hi')]);
+    expect(await peer.framesWithin(30)).toEqual([]);
+    ws.terminate();
+  });
+
+  it('closeTimeout bounds the wait for the closing handshake', async () => {
+    const { ws, peer } = await open({ closeTimeout: 50 });
+    const started = Date.now();
+    ws.close(1000);
+    expect((await peer.nextFrame()).code).toBe(1000);
+    const [code] = await once(ws, 'close');
+    expect(code).toBe(1006);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(45);
+  });
+
+  it('allowSynchronousEvents: false emits one message per tick', async () => {
+    const { ws, peer } = await open({ allowSynchronousEvents: false });
+    const order = [];
+    const done = new Promise((resolve) => {
+      ws.on('message', (data) => {
+        order.push(`${data}`);
+        // Queued before the next message: runs in between when deferred.
+        process.nextTick(() => order.push('tick'));
+        if (order.length === 5) resolve();
+      });
+    });
+    peer.send(
+      Buffer.concat([
+        peer.encode({ opcode: OP.TEXT, payload: '1' }),
+        peer.encode({ opcode: OP.TEXT, payload: '2' }),
+        peer.encode({ opcode: OP.TEXT, payload: '3' })
+      ])
+    );
+    await done;
+    expect(order.slice(0, 5)).toEqual(['1', 'tick', '2', 'tick', '3']);
+    ws.terminate();
+  });
+});
+
 describe('a server that closes without answering', () => {
   it("reports 'socket hang up', then close 1006", async () => {
     const received = [];

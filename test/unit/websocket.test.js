@@ -4,7 +4,7 @@
 // frame on the wire is checked; the last ones run over loopback TCP, with the
 // client handshake of lib/client.js and permessage-deflate.
 
-import { Blob } from 'node:buffer';
+import { Blob, File, isUtf8 } from 'node:buffer';
 import http from 'node:http';
 import { createRequire } from 'node:module';
 import net from 'node:net';
@@ -21,6 +21,12 @@ const WebSocket = require('../../lib/websocket.js');
 const PerMessageDeflate = require('../../lib/permessage-deflate.js');
 const { format, parse } = require('../../lib/extension.js');
 const { kStatusCode, kWebSocket } = require('../../lib/constants.js');
+const {
+  isBlob,
+  isValidStatusCode,
+  isValidUTF8,
+  tokenChars
+} = require('../../lib/validation.js');
 
 const EMPTY = Buffer.alloc(0);
 const SOCKET_OPTIONS = {
@@ -912,5 +918,100 @@ describe('over loopback TCP', () => {
     expect(onServer[0][1].code).toBe('WS_ERR_EXPECTED_MASK');
     expect(onServer[1][1]).toBe(1006);
     expect(onClient).toEqual([['close', 1002, EMPTY]]);
+  });
+});
+
+describe('lib/validation.js', () => {
+  it('isValidStatusCode accepts exactly the codes RFC 6455 §7.4 allows', () => {
+    const valid = [];
+    for (let code = 0; code < 6000; code++) {
+      if (isValidStatusCode(code)) valid.push(code);
+    }
+    const expected = [];
+    for (let code = 1000; code <= 1014; code++) {
+      if (code !== 1004 && code !== 1005 && code !== 1006) expected.push(code);
+    }
+    for (let code = 3000; code <= 4999; code++) expected.push(code);
+    expect(valid).toEqual(expected);
+    // Non-integers and other types answer as in ws.
+    const reference = require(
+      require.resolve('ws').replace(/index\.js$/, 'lib/validation.js')
+    ).isValidStatusCode;
+    for (const code of [1000.5, 1004.5, 1014.5, 2999.5, 4999.5, NaN, '1000']) {
+      expect(isValidStatusCode(code), String(code)).toBe(reference(code));
+    }
+  });
+
+  it('isValidUTF8 agrees with Node on boundary sequences and random bytes', () => {
+    const samples = [
+      [],
+      [0x7f],
+      [0xc2, 0x80],
+      [0xc1, 0xbf],
+      [0xe0, 0xa0, 0x80],
+      [0xe0, 0x9f, 0xbf],
+      [0xed, 0x9f, 0xbf],
+      [0xed, 0xa0, 0x80],
+      [0xef, 0xbf, 0xbf],
+      [0xf0, 0x90, 0x80, 0x80],
+      [0xf0, 0x8f, 0xbf, 0xbf],
+      [0xf4, 0x8f, 0xbf, 0xbf],
+      [0xf4, 0x90, 0x80, 0x80],
+      [0xf5, 0x80, 0x80, 0x80],
+      [0xe2, 0x82],
+      [0x80],
+      [0xff]
+    ];
+    for (const bytes of samples) {
+      // Alone, and after ASCII padding that moves it across the JS/native
+      // size threshold.
+      for (const pad of [0, 10, 61, 62, 63, 64, 100]) {
+        const buf = Buffer.concat([
+          Buffer.alloc(pad, 0x61),
+          Buffer.from(bytes)
+        ]);
+        expect(isValidUTF8(buf), `${pad} + ${bytes}`).toBe(isUtf8(buf));
+      }
+    }
+    let seed = 12345;
+    const random = () => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed;
+    };
+    const pool = [0x41, 0x80, 0xbf, 0xc2, 0xdf, 0xe0, 0xed, 0xef, 0xf0, 0xf4];
+    for (let i = 0; i < 3000; i++) {
+      const length = random() % 80;
+      const buf = Buffer.alloc(length);
+      for (let j = 0; j < length; j++) {
+        buf[j] = random() % 3 === 0 ? random() & 0xff : pool[random() % 10];
+      }
+      expect(isValidUTF8(buf)).toBe(isUtf8(buf));
+    }
+  });
+
+  it('isBlob recognizes Blob and File only', () => {
+    expect(isBlob(new Blob(['x']))).toBe(true);
+    expect(isBlob(new File(['x'], 'x.txt'))).toBe(true);
+    for (const value of [
+      null,
+      undefined,
+      'blob',
+      Buffer.from('x'),
+      new ArrayBuffer(1),
+      { size: 1, type: '', arrayBuffer() {}, stream() {} }
+    ]) {
+      expect(isBlob(value)).toBe(false);
+    }
+  });
+
+  it('tokenChars marks the RFC 7230 tchar set', () => {
+    const tchars = "!#$%&'*+-.^_`|~0123456789" + 'abcdefghijklmnopqrstuvwxyz';
+    const allowed = new Set(
+      [...tchars, ...'ABCDEFGHIJKLMNOPQRSTUVWXYZ'].map((c) => c.charCodeAt(0))
+    );
+    expect(tokenChars).toHaveLength(256);
+    for (let code = 0; code < 256; code++) {
+      expect(tokenChars[code], String(code)).toBe(allowed.has(code) ? 1 : 0);
+    }
   });
 });
