@@ -11,7 +11,7 @@ const PerMessageDeflate = require('./permessage-deflate');
 const Receiver = require('./receiver');
 const Sender = require('./sender');
 const { abortHandshake, initAsClient } = require('./client');
-const { isBlob } = require('./validation');
+const { isBlob, isValidUTF8 } = require('./validation');
 const {
   BINARY_TYPES,
   CLOSE_TIMEOUT,
@@ -324,20 +324,29 @@ class WebSocket extends EventEmitter {
     }
 
     this._readyState = CLOSING;
-    this._sender.close(code, data, !this._isServer, (err) => {
-      // A write error reaches the socket's 'error' listener; here only a
-      // successful write of the close frame matters.
-      if (err) return;
 
-      this._closeFrameSent = true;
+    try {
+      this._sender.close(code, data, !this._isServer, (err) => {
+        // A write error reaches the socket's 'error' listener; here only a
+        // successful write of the close frame matters.
+        if (err) return;
 
-      if (
-        this._closeFrameReceived ||
-        this._receiver._writableState.errorEmitted
-      ) {
-        this._socket.end();
-      }
-    });
+        this._closeFrameSent = true;
+
+        if (
+          this._closeFrameReceived ||
+          this._receiver._writableState.errorEmitted
+        ) {
+          this._socket.end();
+        }
+      });
+    } catch (err) {
+      // Invalid arguments: nothing was sent, so the connection is still
+      // open. (ws stays CLOSING here, with no close frame and no timer, so a
+      // corrected close() would never complete.)
+      this._readyState = OPEN;
+      throw err;
+    }
 
     setCloseTimer(this);
   }
@@ -629,9 +638,13 @@ function receiverOnConclude(code, reason) {
   websocket._socket.removeListener('data', socketOnData);
   process.nextTick(resumeStream, websocket._socket);
 
-  // Echo the peer's code (§5.5.1); 1005 means the frame had none.
+  // Echo the peer's code (§5.5.1); 1005 means the frame had none. With
+  // `skipUTF8Validation` the reason may be invalid UTF-8, which may not go
+  // back on the wire (§5.5.1 again) and which the Sender refuses: echo the
+  // code alone then.
   if (code === 1005) websocket.close();
-  else websocket.close(code, reason);
+  else if (isValidUTF8(reason)) websocket.close(code, reason);
+  else websocket.close(code);
 }
 
 /**

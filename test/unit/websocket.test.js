@@ -679,6 +679,19 @@ describe('the closing handshake', () => {
     expect(await closed).toEqual([1005, EMPTY]);
   });
 
+  it('echoes only the code when skipUTF8Validation let an invalid reason in', async () => {
+    const { ws, peer } = attach({
+      socketOptions: { skipUTF8Validation: true }
+    });
+    const closed = once(ws, 'close');
+    peer.sendClose(1000, Buffer.from([0x61, 0xff]));
+    const echo = await peer.nextFrame();
+    expect(echo.opcode).toBe(OP.CLOSE);
+    expect(echo.payload).toEqual(closePayload(1000));
+    peer.end();
+    expect(await closed).toEqual([1000, Buffer.from([0x61, 0xff])]);
+  });
+
   it('throws for an invalid code or reason', () => {
     const { ws } = attach();
     const badCode = 'First argument must be a valid error code number';
@@ -693,6 +706,16 @@ describe('the closing handshake', () => {
     expect(() => other.close(1000, new Uint16Array(2))).toThrow(
       new TypeError('Second argument must be a string or a Uint8Array')
     );
+  });
+
+  it('stays open after a close() with invalid arguments', async () => {
+    const { ws, peer } = attach();
+    expect(() => ws.close(1000, 'x'.repeat(124))).toThrow(RangeError);
+    expect(ws.readyState).toBe(WebSocket.OPEN);
+    ws.send('still open');
+    expect(`${(await peer.nextFrame()).payload}`).toBe('still open');
+    ws.close(1000);
+    expect((await peer.nextFrame()).code).toBe(1000);
   });
 
   it('a second close() while waiting for the peer sends nothing more', async () => {
