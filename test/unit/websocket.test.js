@@ -159,6 +159,36 @@ describe('WebSocket constants and attributes', () => {
   });
 });
 
+describe('before setSocket()', () => {
+  it('close() and terminate() give up with an error, then close 1006', async () => {
+    for (const method of ['close', 'terminate']) {
+      const ws = new WebSocket(null, undefined, {});
+      const { events, done } = record(ws);
+      ws[method]();
+      expect(ws.readyState).toBe(WebSocket.CLOSING);
+      await done;
+      expect(events.map(([name]) => name)).toEqual(['error', 'close']);
+      expect(events[0][1].message).toBe(
+        'WebSocket was closed before the connection was established'
+      );
+      expect(events[1].slice(1)).toEqual([1006, EMPTY]);
+      expect(ws.readyState).toBe(WebSocket.CLOSED);
+    }
+  });
+
+  it('send, ping and pong throw; pause and resume do nothing', () => {
+    const ws = new WebSocket(null, undefined, {});
+    const message = 'WebSocket is not open: readyState 0 (CONNECTING)';
+    expect(() => ws.send('x')).toThrow(new Error(message));
+    expect(() => ws.ping()).toThrow(new Error(message));
+    expect(() => ws.pong()).toThrow(new Error(message));
+    ws.pause();
+    expect(ws.isPaused).toBe(false);
+    ws.resume();
+    expect(ws.bufferedAmount).toBe(0);
+  });
+});
+
 describe('setSocket()', () => {
   it('opens synchronously and wires socket, receiver and sender', () => {
     const { ws, local, opened } = attach();
