@@ -29,7 +29,8 @@ export function closeRawServers() {
  * @param {Object} [options]
  * @param {function(Object): (Object|string)} [options.respond] Given the request ({ method, path,
  *     headers }), returns extra response headers for a 101 (an object), or a whole raw response
- *     (a string) to send instead. Default: a plain 101 with no extension and no subprotocol.
+ *     (a string) to send instead, or null to never answer. Default: a plain 101 with no extension
+ *     and no subprotocol.
  * @return {Promise<{ port: number, url: string, accept: function(number=): Promise<RawConnection>,
  *     requests: Object[], close: function() }>}
  */
@@ -58,6 +59,8 @@ export async function listenRaw({ respond = () => ({}) } = {}) {
     requests.push(request);
 
     const answer = respond(request);
+    // null: never answer (a server that hangs mid-handshake); the socket stays open.
+    if (answer === null) return;
     if (typeof answer === 'string') {
       socket.end(answer);
       return;
