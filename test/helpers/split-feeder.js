@@ -1,23 +1,16 @@
 // Cuts a byte sequence into chunks and feeds them one at a time, so a reader's result can be
 // checked for every way the transport might split its input. Node core only.
 
+import { cutAt } from './frames.js';
+
 /**
- * Cuts `buffer` at the given offsets.
+ * Cuts `buffer` at the given ascending offsets into fresh Buffers (frames.js's cutAt).
  *
  * @param {Uint8Array} buffer
  * @param {number[]} offsets Ascending cut points, each within (0, buffer.length)
  * @return {Buffer[]}
  */
-export function splitAt(buffer, offsets) {
-  const pieces = [];
-  let start = 0;
-  for (const offset of offsets) {
-    pieces.push(Buffer.from(buffer.subarray(start, offset)));
-    start = offset;
-  }
-  pieces.push(Buffer.from(buffer.subarray(start)));
-  return pieces;
-}
+export const splitAt = cutAt;
 
 /**
  * Cuts `buffer` into pieces of `size` bytes (the last may be shorter).

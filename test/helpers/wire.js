@@ -5,15 +5,10 @@
 import { randomBytes } from 'node:crypto';
 import zlib from 'node:zlib';
 
-/** RFC 6455 §5.2 / §11.8 opcodes. */
-export const OP = {
-  CONTINUATION: 0x0,
-  TEXT: 0x1,
-  BINARY: 0x2,
-  CLOSE: 0x8,
-  PING: 0x9,
-  PONG: 0xa
-};
+import { closeBody, frame, OPCODES, toBuffer } from './frames.js';
+
+/** RFC 6455 §5.2 / §11.8 opcodes (frames.js's table). */
+export const OP = OPCODES;
 
 /**
  * Coerces a payload given as a string, Buffer or array of bytes to a Buffer.
@@ -21,14 +16,11 @@ export const OP = {
  * @param {(string|Uint8Array|number[])} [payload]
  * @return {Buffer}
  */
-export function toBytes(payload) {
-  if (payload === undefined) return Buffer.alloc(0);
-  if (typeof payload === 'string') return Buffer.from(payload);
-  return Buffer.from(payload);
-}
+export const toBytes = toBuffer;
 
 /**
- * Builds one frame.
+ * Builds one frame with frames.js, choosing a fresh random masking key when `mask` is set and no
+ * key is given (RFC 6455 §5.3: a client's keys must be unpredictable).
  *
  * @param {Object} options
  * @param {number} options.opcode 0..15
@@ -46,44 +38,23 @@ export function toBytes(payload) {
  * @return {Buffer}
  */
 export function encodeFrame(options) {
-  const payload = toBytes(options.payload);
-  const fin = options.fin !== false;
-  const declared = BigInt(
-    options.declaredLength === undefined
-      ? payload.length
-      : options.declaredLength
-  );
-  let lengthBytes = options.lengthBytes;
-  if (lengthBytes === undefined) {
-    if (declared <= 125n) lengthBytes = 0;
-    else if (declared <= 0xffffn) lengthBytes = 2;
-    else lengthBytes = 8;
-  }
+  const { lengthBytes, mask, maskKey, ...rest } = options;
+  return frame({
+    ...rest,
+    mask: mask || maskKey ? Buffer.from(maskKey || randomBytes(4)) : false,
+    lengthBits: lengthBytes === undefined ? undefined : { 0: 7, 2: 16, 8: 64 }[lengthBytes]
+  });
+}
 
-  const maskLength = options.mask ? 4 : 0;
-  const header = Buffer.alloc(2 + lengthBytes + maskLength);
-  header[0] =
-    (fin ? 0x80 : 0) |
-    (options.rsv1 ? 0x40 : 0) |
-    (options.rsv2 ? 0x20 : 0) |
-    (options.rsv3 ? 0x10 : 0) |
-    (options.opcode & 0x0f);
-  header[1] = options.mask ? 0x80 : 0;
-  if (lengthBytes === 0) {
-    header[1] |= Number(declared);
-  } else if (lengthBytes === 2) {
-    header[1] |= 126;
-    header.writeUInt16BE(Number(declared), 2);
-  } else {
-    header[1] |= 127;
-    header.writeBigUInt64BE(declared, 2);
-  }
-
-  if (!options.mask) return Buffer.concat([header, payload]);
-
-  const key = options.maskKey ? Buffer.from(options.maskKey) : randomBytes(4);
-  key.copy(header, 2 + lengthBytes);
-  return Buffer.concat([header, maskBytes(payload, key)]);
+/**
+ * The payload of a close frame (RFC 6455 §5.5.1): a 2-byte code and a UTF-8 reason.
+ *
+ * @param {number} code
+ * @param {(string|Uint8Array)} [reason]
+ * @return {Buffer}
+ */
+export function closePayload(code, reason = '') {
+  return closeBody(code, reason);
 }
 
 /**
@@ -97,19 +68,6 @@ export function maskBytes(data, key) {
   const out = Buffer.allocUnsafe(data.length);
   for (let i = 0; i < data.length; i++) out[i] = data[i] ^ key[i & 3];
   return out;
-}
-
-/**
- * The payload of a close frame (RFC 6455 §5.5.1): a 2-byte code and a UTF-8 reason.
- *
- * @param {number} code
- * @param {(string|Uint8Array)} [reason]
- * @return {Buffer}
- */
-export function closePayload(code, reason = '') {
-  const head = Buffer.alloc(2);
-  head.writeUInt16BE(code, 0);
-  return Buffer.concat([head, toBytes(reason)]);
 }
 
 /**
