@@ -1,5 +1,5 @@
 // Cuts a byte sequence into chunks and feeds them one at a time, so a reader's result can be
-// checked for every way the transport might split its input. Node core only.
+// checked for every way the transport might split its input. Builds on frames.js.
 
 import { cutAt } from './frames.js';
 

@@ -1,6 +1,6 @@
 // RFC 6455 frames as bytes, built and read independently of both implementations under test, so
 // conformance tests can put exact (and deliberately wrong) bytes on the wire and check what comes
-// back. Depends only on Node core.
+// back. Frame bytes come from the shared frames.js; the decoder and zlib wrappers are here.
 
 import { randomBytes } from 'node:crypto';
 import zlib from 'node:zlib';
