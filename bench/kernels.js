@@ -1,13 +1,17 @@
 'use strict';
 
-// How fast are the kernels? Masking (RFC 6455 §5.3) and UTF-8 validation (RFC 3629) of
-// ws-native, once per ISA, against bufferutil, utf-8-validate, buffer.isUtf8 and a plain copy,
-// all measured in this run. Also where a native call starts to beat a JS loop.
+// How fast are the kernels? Masking (RFC 6455 §5.3) and UTF-8 validation
+// (RFC 3629) of ws-native, once per ISA, against bufferutil, utf-8-validate,
+// buffer.isUtf8 and a plain copy, all measured in this run; and from which
+// size one native call beats a JS loop.
 //
 //   taskset -c 1 node bench/kernels.js
 //
-// The kernel table is chosen once per process, so each ISA runs in a child process started
-// with WSN_FORCE_ISA (it inherits the CPU pinning); the baselines run in the parent.
+// The kernel table is chosen once per process, so each ISA runs in a child
+// process started with WSN_FORCE_ISA (it inherits the CPU pinning). Each child
+// also measures the baselines, with samples taken in turns (native, baseline,
+// native, ...), so a neighbour that steals the CPU for a while slows all
+// contestants alike and the ratios stay honest on a shared machine.
 
 const { execFileSync } = require('child_process');
 const { isUtf8 } = require('buffer');
@@ -20,42 +24,49 @@ const utf8Validate = require('utf-8-validate');
 const MASK_SIZES = [125, 1024, 64 * 1024, 1024 * 1024];
 const UTF8_SIZES = [1024, 64 * 1024, 1024 * 1024];
 const SMALL_SIZES = [8, 16, 32, 48, 64, 125, 256, 512];
-const SAMPLE_NS = 40e6;
-const SAMPLES = 5;
+const SAMPLES = 7;
+const SAMPLE_NS = 25e6;
+const SMALL_SAMPLE_NS = 8e6;
+const KEY = Buffer.from([0x12, 0x34, 0x56, 0x78]);
 
 /**
- * The best throughput of `fn` over a few timed samples.
+ * Times several contestants in turns and keeps each one's best sample.
  *
- * @param {Function} fn one operation on `bytes` bytes
- * @param {number} bytes bytes processed per call
- * @param {number} [sampleNs] target length of one sample
- * @return {number} GB/s (bytes per nanosecond)
+ * @param {Object<string, Function>} contestants name -> one operation
+ * @param {number} bytes bytes processed per operation
+ * @param {number} sampleNs target length of one sample
+ * @return {Object<string, number>} name -> GB/s (bytes per nanosecond)
  */
-function measure(fn, bytes, sampleNs = SAMPLE_NS) {
-  let iterations = 1;
-  // Calibrate: double until one batch takes a tenth of a sample.
-  for (;;) {
-    const start = process.hrtime.bigint();
-    for (let i = 0; i < iterations; i++) fn();
-    const elapsed = Number(process.hrtime.bigint() - start);
-    if (elapsed > sampleNs / 10) {
-      iterations = Math.max(1, Math.ceil((iterations * sampleNs) / elapsed));
-      break;
+function race(contestants, bytes, sampleNs) {
+  const entries = Object.entries(contestants).map(([name, fn]) => {
+    // Calibrate: double until one batch takes a tenth of a sample.
+    let iterations = 1;
+    for (;;) {
+      const start = process.hrtime.bigint();
+      for (let i = 0; i < iterations; i++) fn();
+      const elapsed = Number(process.hrtime.bigint() - start);
+      if (elapsed > sampleNs / 10) {
+        iterations = Math.max(1, Math.ceil((iterations * sampleNs) / elapsed));
+        break;
+      }
+      iterations *= 2;
     }
-    iterations *= 2;
-  }
-  let best = 0;
+    return { name, fn, iterations, best: 0 };
+  });
   for (let sample = 0; sample < SAMPLES; sample++) {
-    const start = process.hrtime.bigint();
-    for (let i = 0; i < iterations; i++) fn();
-    const elapsed = Number(process.hrtime.bigint() - start);
-    best = Math.max(best, (bytes * iterations) / elapsed);
+    for (const entry of entries) {
+      const { fn, iterations } = entry;
+      const start = process.hrtime.bigint();
+      for (let i = 0; i < iterations; i++) fn();
+      const elapsed = Number(process.hrtime.bigint() - start);
+      entry.best = Math.max(entry.best, (bytes * iterations) / elapsed);
+    }
   }
-  return best;
+  return Object.fromEntries(entries.map(({ name, best }) => [name, best]));
 }
 
 /**
- * A seeded PRNG (mulberry32): the same text in every process.
+ * A seeded PRNG (mulberry32): the same data in every process.
  *
  * @param {number} seed
  * @return {function(): number}
@@ -71,10 +82,18 @@ function makeRandom(seed) {
   };
 }
 
+function randomBytes(size) {
+  const next = makeRandom(size);
+  const bytes = Buffer.allocUnsafe(size);
+  for (let i = 0; i < size; i++) bytes[i] = next() & 0xff;
+  return bytes;
+}
+
 /**
- * Valid UTF-8 of exactly `size` bytes. 'mixed': characters drawn at random, a third ASCII, a
- * third 2-byte (Cyrillic), a sixth 3-byte (CJK), a sixth 4-byte (emoji) -- so the length of
- * every sequence is unpredictable, the hard case for a branchy validator.
+ * Valid UTF-8 of exactly `size` bytes. 'mixed': characters drawn at random, a
+ * third ASCII, a third 2-byte (Cyrillic), a sixth 3-byte (CJK), a sixth 4-byte
+ * (emoji), so the length of each sequence is unpredictable: the hard case for
+ * a validator that branches per character.
  *
  * @param {'ascii'|'mixed'} kind
  * @param {number} size
@@ -105,7 +124,10 @@ function makeText(kind, size) {
       length += bytes.length;
     }
   }
-  return Buffer.concat(parts);
+  const text = Buffer.concat(parts);
+  if (!isUtf8(text))
+    throw new Error(`bench text is not UTF-8: ${kind} ${size}`);
+  return text;
 }
 
 // What ws does without bufferutil: one XOR per byte in JS.
@@ -113,7 +135,7 @@ function jsMask(source, key, output, offset, length) {
   for (let i = 0; i < length; i++) output[offset + i] = source[i] ^ key[i & 3];
 }
 
-// A plain JS RFC 3629 validator, the cost ws pays for short messages in JS.
+// A plain JS RFC 3629 validator: what validating a short message in JS costs.
 function jsIsValidUtf8(buf) {
   const length = buf.length;
   let i = 0;
@@ -123,277 +145,245 @@ function jsIsValidUtf8(buf) {
       i++;
       continue;
     }
-    let need;
+    let continuations;
     let low = 0x80;
     let high = 0xbf;
-    if (lead >= 0xc2 && lead <= 0xdf) need = 1;
-    else if (lead >= 0xe0 && lead <= 0xef) {
-      need = 2;
+    if (lead >= 0xc2 && lead <= 0xdf) {
+      continuations = 1;
+    } else if (lead >= 0xe0 && lead <= 0xef) {
+      continuations = 2;
       if (lead === 0xe0) low = 0xa0;
       else if (lead === 0xed) high = 0x9f;
     } else if (lead >= 0xf0 && lead <= 0xf4) {
-      need = 3;
+      continuations = 3;
       if (lead === 0xf0) low = 0x90;
       else if (lead === 0xf4) high = 0x8f;
-    } else return false;
-    if (i + need >= length) return false;
+    } else {
+      return false;
+    }
+    if (i + continuations >= length) return false;
     const second = buf[i + 1];
     if (second < low || second > high) return false;
-    for (let k = 2; k <= need; k++) {
+    for (let k = 2; k <= continuations; k++) {
       if ((buf[i + k] & 0xc0) !== 0x80) return false;
     }
-    i += need + 1;
+    i += continuations + 1;
   }
   return true;
 }
 
 /**
- * The ws-native measurements for the ISA this process dispatches to.
+ * Everything measured in one child: ws-native on the ISA WSN_FORCE_ISA chose,
+ * raced against the baselines.
  *
- * @return {Object} GB/s by table and size
+ * @param {boolean} small also race the small sizes
+ * @return {Object}
  */
-function measureNative() {
-  const next = makeRandom(1);
-  const key = Buffer.from([0x12, 0x34, 0x56, 0x78]);
-  const result = {
-    isa: binding.kernelInfo().isa,
-    mask: {},
-    unmask: {},
-    small: {},
-    utf8: {}
-  };
+function measureChild(small) {
+  const result = { isa: binding.kernelInfo().isa, mask: {}, unmask: {} };
+  result.utf8 = {};
+  result.smallMask = {};
+  result.smallUtf8 = {};
   for (const size of MASK_SIZES) {
-    const source = Buffer.alloc(size).map(() => next() & 0xff);
+    const source = randomBytes(size);
     const output = Buffer.alloc(size);
-    result.mask[size] = measure(
-      () => binding.mask(source, key, output, 0, size),
-      size
-    );
-    result.unmask[size] = measure(() => binding.unmask(output, key), size);
-  }
-  for (const size of SMALL_SIZES) {
-    const source = Buffer.alloc(size, 0x5a);
-    const output = Buffer.alloc(size);
-    result.small[size] = measure(
-      () => binding.mask(source, key, output, 0, size),
+    result.mask[size] = race(
+      {
+        native: () => binding.mask(source, KEY, output, 0, size),
+        bufferutil: () => bufferUtil.mask(source, KEY, output, 0, size),
+        copy: () => source.copy(output, 0, 0, size)
+      },
       size,
-      10e6
+      SAMPLE_NS
+    );
+    result.unmask[size] = race(
+      {
+        native: () => binding.unmask(output, KEY),
+        bufferutil: () => bufferUtil.unmask(output, KEY)
+      },
+      size,
+      SAMPLE_NS
     );
   }
   for (const kind of ['ascii', 'mixed']) {
     for (const size of UTF8_SIZES) {
       const text = makeText(kind, size);
-      if (!binding.isValidUtf8(text))
-        throw new Error(`bench text invalid: ${kind} ${size}`);
-      result.utf8[`${kind} ${size}`] = measure(
-        () => binding.isValidUtf8(text),
-        size
+      result.utf8[`${kind} ${size}`] = race(
+        {
+          native: () => binding.isValidUtf8(text),
+          isUtf8: () => isUtf8(text),
+          utf8Validate: () => utf8Validate(text)
+        },
+        size,
+        SAMPLE_NS
       );
     }
-    for (const size of SMALL_SIZES) {
+  }
+  if (!small) return result;
+  for (const size of SMALL_SIZES) {
+    const source = randomBytes(size);
+    const output = Buffer.alloc(size);
+    result.smallMask[size] = race(
+      {
+        native: () => binding.mask(source, KEY, output, 0, size),
+        bufferutil: () => bufferUtil.mask(source, KEY, output, 0, size),
+        js: () => jsMask(source, KEY, output, 0, size)
+      },
+      size,
+      SMALL_SAMPLE_NS
+    );
+    for (const kind of ['ascii', 'mixed']) {
       const text = makeText(kind, size);
-      result.utf8[`${kind} small ${size}`] = measure(
-        () => binding.isValidUtf8(text),
+      result.smallUtf8[`${kind} ${size}`] = race(
+        {
+          native: () => binding.isValidUtf8(text),
+          isUtf8: () => isUtf8(text),
+          js: () => jsIsValidUtf8(text)
+        },
         size,
-        10e6
+        SMALL_SAMPLE_NS
       );
     }
   }
   return result;
 }
 
-/**
- * Baselines: a copy, bufferutil, utf-8-validate, buffer.isUtf8 and JS loops.
- *
- * @return {Object} GB/s by table and size
- */
-function measureBaselines() {
-  const next = makeRandom(1);
-  const key = Buffer.from([0x12, 0x34, 0x56, 0x78]);
-  const result = {
-    copy: {},
-    bufferutil: {},
-    bufferutilUnmask: {},
-    jsMask: {},
-    smallBufferutil: {},
-    utf8: {}
-  };
-  for (const size of MASK_SIZES) {
-    const source = Buffer.alloc(size).map(() => next() & 0xff);
-    const output = Buffer.alloc(size);
-    result.copy[size] = measure(() => source.copy(output, 0, 0, size), size);
-    result.bufferutil[size] = measure(
-      () => bufferUtil.mask(source, key, output, 0, size),
-      size
-    );
-    result.bufferutilUnmask[size] = measure(
-      () => bufferUtil.unmask(output, key),
-      size
-    );
-  }
-  for (const size of SMALL_SIZES) {
-    const source = Buffer.alloc(size, 0x5a);
-    const output = Buffer.alloc(size);
-    result.jsMask[size] = measure(
-      () => jsMask(source, key, output, 0, size),
-      size,
-      10e6
-    );
-    result.smallBufferutil[size] = measure(
-      () => bufferUtil.mask(source, key, output, 0, size),
-      size,
-      10e6
-    );
-  }
-  for (const kind of ['ascii', 'mixed']) {
-    for (const size of UTF8_SIZES) {
-      const text = makeText(kind, size);
-      if (!isUtf8(text) || !utf8Validate(text) || !jsIsValidUtf8(text)) {
-        throw new Error(`bench text invalid: ${kind} ${size}`);
-      }
-      result.utf8[`isUtf8 ${kind} ${size}`] = measure(() => isUtf8(text), size);
-      result.utf8[`utf-8-validate ${kind} ${size}`] = measure(
-        () => utf8Validate(text),
-        size
-      );
-    }
-    for (const size of SMALL_SIZES) {
-      const text = makeText(kind, size);
-      result.utf8[`isUtf8 ${kind} small ${size}`] = measure(
-        () => isUtf8(text),
-        size,
-        10e6
-      );
-      result.utf8[`js ${kind} small ${size}`] = measure(
-        () => jsIsValidUtf8(text),
-        size,
-        10e6
-      );
-    }
-  }
-  return result;
+function label(size) {
+  if (size >= 1048576) return `${size / 1048576} MiB`;
+  if (size >= 1024) return `${size / 1024} KiB`;
+  return `${size} B`;
 }
 
-const label = (size) =>
-  size >= 1024 * 1024
-    ? `${size / 1048576} MiB`
-    : size >= 1024
-      ? `${size / 1024} KiB`
-      : `${size} B`;
-const gb = (value) => value.toFixed(2).padStart(6);
+const gb = (value) => value.toFixed(2);
 const ratio = (value, base) => `${(value / base).toFixed(2)}x`;
 
+// A markdown table, like the other bench scripts print, padded so it also
+// reads well in a terminal.
 function printTable(title, header, rows) {
-  const widths = header.map((cell, i) =>
-    Math.max(cell.length, ...rows.map((row) => String(row[i]).length))
+  const cells = [header, ...rows].map((row) => row.map(String));
+  const widths = header.map((_, i) =>
+    Math.max(...cells.map((row) => row[i].length))
   );
-  const line = (cells) =>
-    cells.map((cell, i) => String(cell).padEnd(widths[i])).join('  ');
-  console.log(`\n${title}`);
-  console.log(line(header));
-  console.log(widths.map((width) => '-'.repeat(width)).join('  '));
-  for (const row of rows) console.log(line(row));
+  const line = (row) =>
+    `| ${row.map((cell, i) => cell.padEnd(widths[i])).join(' | ')} |`;
+  console.log(`\n${title}\n`);
+  console.log(line(cells[0]));
+  console.log(`| ${widths.map((width) => '-'.repeat(width)).join(' | ')} |`);
+  for (const row of cells.slice(1)) console.log(line(row));
 }
 
 function main() {
   if (process.argv[2] === '--child') {
-    process.stdout.write(JSON.stringify(measureNative()));
+    const small = process.argv[3] === 'small';
+    process.stdout.write(JSON.stringify(measureChild(small)));
     return;
   }
   const { available } = binding.kernelInfo();
-  const cpus = os.cpus();
+  const best = available[available.length - 1];
+  const cpu = os.cpus()[0];
   console.log(
-    `ws-native kernels: node ${process.version}, ${cpus[0] ? cpus[0].model : 'unknown CPU'}, ` +
-      `ISAs ${available.join(', ')}; best of ${SAMPLES} samples, GB/s = bytes per ns`
+    `ws-native kernels: node ${process.version}, ${cpu ? cpu.model : 'CPU ?'}` +
+      `, ISAs ${available.join(', ')}. GB/s = bytes per ns, best of ` +
+      `${SAMPLES} samples taken in turns; each ratio compares numbers ` +
+      'measured in the same process.'
   );
 
-  const base = measureBaselines();
-  const native = {};
+  const runs = {};
   for (const isa of available) {
-    const out = execFileSync(process.execPath, [__filename, '--child'], {
+    const args = [__filename, '--child', isa === best ? 'small' : 'large'];
+    const out = execFileSync(process.execPath, args, {
       env: { ...process.env, WSN_FORCE_ISA: isa },
       encoding: 'utf8'
     });
-    native[isa] = JSON.parse(out);
-    if (native[isa].isa !== isa)
-      throw new Error(`child ran ${native[isa].isa}, not ${isa}`);
+    runs[isa] = JSON.parse(out);
+    if (runs[isa].isa !== isa) {
+      throw new Error(`the child ran ${runs[isa].isa}, not ${isa}`);
+    }
   }
+  const top = runs[best];
 
   printTable(
-    'mask(source, key, output, 0, n), GB/s (vs Buffer.copy / vs bufferutil.mask)',
+    'mask(source, key, output, 0, n): GB/s (ws-native vs Buffer.copy / vs ' +
+      `bufferutil.mask; baseline columns from the ${best} run)`,
     ['size', 'Buffer.copy', 'bufferutil', ...available],
     MASK_SIZES.map((size) => [
       label(size),
-      gb(base.copy[size]),
-      gb(base.bufferutil[size]),
-      ...available.map(
-        (isa) =>
-          `${gb(native[isa].mask[size])} (${ratio(native[isa].mask[size], base.copy[size])} / ` +
-          `${ratio(native[isa].mask[size], base.bufferutil[size])})`
-      )
+      gb(top.mask[size].copy),
+      gb(top.mask[size].bufferutil),
+      ...available.map((isa) => {
+        const { native, copy, bufferutil } = runs[isa].mask[size];
+        return `${gb(native)} (${ratio(native, copy)} / ${ratio(native, bufferutil)})`;
+      })
     ])
   );
 
   printTable(
-    'unmask(buffer, key) in place, GB/s (vs bufferutil.unmask)',
+    'unmask(buffer, key) in place: GB/s (ws-native vs bufferutil.unmask)',
     ['size', 'bufferutil', ...available],
     MASK_SIZES.map((size) => [
       label(size),
-      gb(base.bufferutilUnmask[size]),
-      ...available.map(
-        (isa) =>
-          `${gb(native[isa].unmask[size])} ` +
-          `(${ratio(native[isa].unmask[size], base.bufferutilUnmask[size])})`
-      )
-    ])
-  );
-
-  const best = available[available.length - 1];
-  printTable(
-    `small masks: JS loop vs one native call (ws-native ${best}), GB/s`,
-    ['size', 'JS loop', 'bufferutil', `ws-native`, 'native / JS'],
-    SMALL_SIZES.map((size) => [
-      label(size),
-      gb(base.jsMask[size]),
-      gb(base.smallBufferutil[size]),
-      gb(native[best].small[size]),
-      ratio(native[best].small[size], base.jsMask[size])
+      gb(top.unmask[size].bufferutil),
+      ...available.map((isa) => {
+        const { native, bufferutil } = runs[isa].unmask[size];
+        return `${gb(native)} (${ratio(native, bufferutil)})`;
+      })
     ])
   );
 
   for (const kind of ['ascii', 'mixed']) {
     printTable(
-      `isValidUtf8, ${kind} text, GB/s (vs buffer.isUtf8 / vs utf-8-validate)`,
+      `isValidUtf8, ${kind} text: GB/s (ws-native vs buffer.isUtf8 / vs ` +
+        'utf-8-validate)',
       ['size', 'buffer.isUtf8', 'utf-8-validate', ...available],
-      UTF8_SIZES.map((size) => {
-        const reference = base.utf8[`isUtf8 ${kind} ${size}`];
-        const validate = base.utf8[`utf-8-validate ${kind} ${size}`];
-        return [
-          label(size),
-          gb(reference),
-          gb(validate),
-          ...available.map((isa) => {
-            const value = native[isa].utf8[`${kind} ${size}`];
-            return `${gb(value)} (${ratio(value, reference)} / ${ratio(value, validate)})`;
-          })
-        ];
-      })
-    );
-    printTable(
-      `small texts, ${kind}: JS loop vs native calls (ws-native ${best}), GB/s`,
-      ['size', 'JS loop', 'buffer.isUtf8', 'ws-native', 'native / JS'],
-      SMALL_SIZES.map((size) => [
+      UTF8_SIZES.map((size) => [
         label(size),
-        gb(base.utf8[`js ${kind} small ${size}`]),
-        gb(base.utf8[`isUtf8 ${kind} small ${size}`]),
-        gb(native[best].utf8[`${kind} small ${size}`]),
-        ratio(
-          native[best].utf8[`${kind} small ${size}`],
-          base.utf8[`js ${kind} small ${size}`]
-        )
+        gb(top.utf8[`${kind} ${size}`].isUtf8),
+        gb(top.utf8[`${kind} ${size}`].utf8Validate),
+        ...available.map((isa) => {
+          const {
+            native,
+            isUtf8: node,
+            utf8Validate: validate
+          } = runs[isa].utf8[`${kind} ${size}`];
+          return `${gb(native)} (${ratio(native, node)} / ${ratio(native, validate)})`;
+        })
       ])
     );
   }
+
+  printTable(
+    `Small payloads, ws-native ${best}: GB/s of one call (native / JS loop)`,
+    [
+      'size',
+      'mask: JS',
+      'bufferutil',
+      'ws-native',
+      'ascii: JS',
+      'isUtf8',
+      'ws-native',
+      'mixed: JS',
+      'isUtf8',
+      'ws-native'
+    ],
+    SMALL_SIZES.map((size) => {
+      const mask = top.smallMask[size];
+      const row = [
+        label(size),
+        gb(mask.js),
+        gb(mask.bufferutil),
+        `${gb(mask.native)} (${ratio(mask.native, mask.js)})`
+      ];
+      for (const kind of ['ascii', 'mixed']) {
+        const utf8 = top.smallUtf8[`${kind} ${size}`];
+        row.push(
+          gb(utf8.js),
+          gb(utf8.isUtf8),
+          `${gb(utf8.native)} (${ratio(utf8.native, utf8.js)})`
+        );
+      }
+      return row;
+    })
+  );
 }
 
 main();
