@@ -725,6 +725,91 @@ void testAfterCloseAndCapacity() {
   WSN_CHECK(inOrder);
 }
 
+// A seeded generator (xorshift64*), so a failure reproduces.
+class Random {
+ public:
+  explicit Random(uint64_t seed) : state_(seed | 1) {}
+  uint64_t next() {
+    state_ ^= state_ >> 12;
+    state_ ^= state_ << 25;
+    state_ ^= state_ >> 27;
+    return state_ * 0x2545F4914F6CDD1DULL;
+  }
+  size_t below(size_t bound) { return static_cast<size_t>(next() % bound); }
+
+ private:
+  uint64_t state_;
+};
+
+// Random streams of mostly plausible frames (any opcode, flags, mask bit,
+// length form; text that is valid or not; compressed or not) under random
+// limits: whatever the bytes, random chunkings must agree with the whole
+// input, and a sanitizer build must see no bad access.
+void testRandomStreams() {
+  Random random(0x5eed);
+  const std::vector<uint8_t> opcodes = {0, 1, 2, 8, 9, 10, 0, 1, 2, 3, 11};
+  int mismatches = 0;
+  for (int round = 0; round < 400; ++round) {
+    ParserOptions options;
+    options.role = random.below(2) == 0 ? Role::kServer : Role::kClient;
+    options.perMessageDeflate = random.below(2) == 0;
+    options.maxPayloadBytes = random.below(3) == 0 ? 64 : 0;
+    options.maxFragments = static_cast<uint32_t>(random.below(3) == 0 ? 3 : 0);
+    options.skipUtf8Validation = random.below(4) == 0;
+    Bytes input;
+    const size_t frames = 1 + random.below(8);
+    for (size_t f = 0; f < frames; ++f) {
+      FrameSpec spec;
+      spec.opcode = opcodes[random.below(opcodes.size())];
+      spec.fin = random.below(3) != 0;
+      spec.rsv1 = random.below(5) == 0;
+      spec.rsv23 = random.below(20) == 0 ? 0x20 : 0;
+      // Mostly the right mask bit for the role.
+      const bool wantMask = options.role == Role::kServer;
+      spec.masked = random.below(12) == 0 ? !wantMask : wantMask;
+      for (auto& byte : spec.key) byte = static_cast<uint8_t>(random.next());
+      const size_t lengthPick = random.below(10);
+      size_t length = lengthPick < 6   ? random.below(20)
+                      : lengthPick < 9 ? random.below(300)
+                                       : random.below(70000);
+      if (spec.opcode >= 8 && random.below(4) != 0) length %= 126;
+      Bytes payload(length);
+      const int kind = static_cast<int>(random.below(3));
+      for (auto& byte : payload) {
+        byte = kind == 0   ? static_cast<uint8_t>('a' + random.below(26))
+               : kind == 1 ? static_cast<uint8_t>(random.next())
+                           : static_cast<uint8_t>(0x80 | random.below(64));
+      }
+      if (spec.opcode == 8 && length >= 2) {
+        payload[0] = 0x03;
+        payload[1] = static_cast<uint8_t>(0xe8 + random.below(8));
+      }
+      if (spec.rsv1 && random.below(2) == 0) payload = deflateRaw(payload);
+      if (random.below(10) == 0) spec.lengthForm = 127;
+      const Bytes one = makeFrame(spec, payload);
+      input.insert(input.end(), one.begin(), one.end());
+    }
+    if (random.below(4) == 0) input.resize(random.below(input.size() + 1));
+    const Outcome whole = feedWhole(options, input);
+    for (int cutting = 0; cutting < 3; ++cutting) {
+      std::vector<size_t> cuts;
+      size_t at = 0;
+      for (;;) {
+        at += 1 + random.below(cutting == 0 ? 4 : cutting == 1 ? 64 : 4096);
+        if (at >= input.size()) break;
+        cuts.push_back(at);
+      }
+      FrameParser parser(options);
+      if (!(feed(parser, input, cuts) == whole)) ++mismatches;
+    }
+    if (!(feedWhole(options, input, 1 + random.below(3)) == whole))
+      ++mismatches;
+  }
+  if (mismatches != 0)
+    std::fprintf(stderr, "random streams: %d mismatches\n", mismatches);
+  WSN_CHECK(mismatches == 0);
+}
+
 }  // namespace
 
 int main() {
@@ -734,5 +819,6 @@ int main() {
   testCompressed();
   testLimitsAndMemory();
   testAfterCloseAndCapacity();
+  testRandomStreams();
   return wsn::test::finish("frame_parser_test");
 }
