@@ -338,22 +338,40 @@ export function readHead(socket, ms = DEFAULT_WAIT_MS) {
  * @param {number} port
  * @param {(string|Buffer)} request
  * @param {Object} [options]
- * @param {number} [options.ms=3000]
+ * @param {number} [options.ms=2000] How long to wait for the server to close
+ * @param {boolean} [options.waitForClose=true] false: return as soon as a whole response (head,
+ *     plus Content-Length bytes of body; a 101 has none) is in, for answers that keep the
+ *     connection open
  * @return {Promise<{ statusCode: number, headers: Object, body: string, closed: boolean }>}
  */
-export async function rawRequest(port, request, { ms = DEFAULT_WAIT_MS } = {}) {
+export async function rawRequest(
+  port,
+  request,
+  { ms = DEFAULT_WAIT_MS, waitForClose = true } = {}
+) {
   const socket = await openSocket(port);
   const chunks = [];
+  let complete;
+  const whole = new Promise((resolve) => {
+    complete = resolve;
+  });
   const closed = new Promise((resolve) => {
-    socket.on('data', (chunk) => chunks.push(chunk));
+    socket.on('data', (chunk) => {
+      chunks.push(chunk);
+      if (!waitForClose && responseComplete(Buffer.concat(chunks))) complete(false);
+    });
     socket.on('error', () => {});
     socket.on('end', () => socket.end());
     socket.on('close', () => resolve(true));
   });
   socket.write(request);
-  let didClose = true;
+  let didClose;
   try {
-    await within(closed, ms, 'the server to answer and close');
+    didClose = await within(
+      Promise.race([closed, whole]),
+      ms,
+      'the server to answer and close'
+    );
   } catch {
     didClose = false;
   }
@@ -371,6 +389,17 @@ export async function rawRequest(port, request, { ms = DEFAULT_WAIT_MS } = {}) {
     body: text.slice(end + 4),
     closed: didClose
   };
+}
+
+/** Whether `bytes` hold a whole HTTP response: a head and its Content-Length body. */
+function responseComplete(bytes) {
+  const text = bytes.toString('latin1');
+  const end = text.indexOf('\r\n\r\n');
+  if (end === -1) return false;
+  const { startLine, headers } = parseHead(text.slice(0, end));
+  if (startLine.split(' ')[1] === '101') return true;
+  const length = Number(headers['content-length'] || 0);
+  return Buffer.byteLength(text.slice(end + 4), 'latin1') >= length;
 }
 
 /**
