@@ -51,56 +51,56 @@ enum class HeaderStep { kNeedMore, kDone, kFailed };
 struct FrameParser::Impl {
   enum class Phase : uint8_t { kHeader, kPayload, kFinished, kFailed };
 
-  explicit Impl(const ParserOptions& parserOptions) : options(parserOptions) {}
+  explicit Impl(const ParserOptions& parserOptions) : options_(parserOptions) {}
 
-  ParserOptions options;
-  Phase phase = Phase::kHeader;
-  Status status = Status::kOk;
-  uint64_t statusDetail = 0;
+  ParserOptions options_;
+  Phase phase_ = Phase::kHeader;
+  Status status_ = Status::kOk;
+  uint64_t statusDetail_ = 0;
 
   // A header split across chunks is carried here (at most 14 bytes).
-  uint8_t carry[kMaxFrameHeaderBytes] = {};
-  size_t carryBytes = 0;
+  uint8_t carry_[kMaxFrameHeaderBytes] = {};
+  size_t carryBytes_ = 0;
 
   // The frame being read.
-  FrameHeader frame;
-  uint64_t payloadLeft = 0;
-  size_t maskPhase = 0;
-  bool maskIsZero = true;
+  FrameHeader frame_;
+  uint64_t payloadLeft_ = 0;
+  size_t maskPhase_ = 0;
+  bool maskIsZero_ = true;
 
-  // The data message being read. inMessage: a non-final data frame was read
+  // The data message being read. inMessage_: a non-final data frame was read
   // and its message has not ended (ws's `_fragmented`).
-  bool inMessage = false;
-  uint8_t messageOpcode = 0;
-  bool compressed = false;
-  bool validateText = false;
-  uint64_t headerTotalBytes =
-      0;  // sum of frame lengths (ws _totalPayloadLength)
-  uint32_t frames = 0;
-  uint32_t pieces = 0;
-  ByteBuffer message;
-  Utf8Stream utf8;
-  std::unique_ptr<Inflater> inflater;
+  bool inMessage_ = false;
+  uint8_t messageOpcode_ = 0;
+  bool compressed_ = false;
+  bool validateText_ = false;
+  // The sum of the frame lengths announced so far (ws _totalPayloadLength).
+  uint64_t headerTotalBytes_ = 0;
+  uint32_t frames_ = 0;
+  uint32_t pieces_ = 0;
+  ByteBuffer message_;
+  Utf8Stream utf8_;
+  std::unique_ptr<Inflater> inflater_;
 
   // A control frame split across chunks (§5.5: at most 125 bytes).
-  uint8_t control[kMaxControlPayloadBytes] = {};
-  size_t controlBytes = 0;
+  uint8_t control_[kMaxControlPayloadBytes] = {};
+  size_t controlBytes_ = 0;
 
   // Per execute() call.
-  std::vector<ByteBuffer>* owned = nullptr;
-  ParserEvent* events = nullptr;
-  size_t eventCapacity = 0;
-  size_t eventCount = 0;
+  std::vector<ByteBuffer>* owned_ = nullptr;
+  ParserEvent* events_ = nullptr;
+  size_t eventCapacity_ = 0;
+  size_t eventCount_ = 0;
 
   bool fail(Status failure, uint64_t detail = 0) {
-    status = failure;
-    statusDetail = detail;
-    phase = Phase::kFailed;
+    status_ = failure;
+    statusDetail_ = detail;
+    phase_ = Phase::kFailed;
     // Nothing more will be read: give the memory back now.
-    message.reset();
-    inflater.reset();
-    carryBytes = 0;
-    controlBytes = 0;
+    message_.reset();
+    inflater_.reset();
+    carryBytes_ = 0;
+    controlBytes_ = 0;
     return false;
   }
 
@@ -141,7 +141,7 @@ HeaderStep FrameParser::Impl::decodeHeader(const uint8_t* bytes,
     return HeaderStep::kFailed;
   }
   const bool rsv1 = (first & 0x40) != 0;
-  if (rsv1 && !options.perMessageDeflate) {
+  if (rsv1 && !options_.perMessageDeflate) {
     fail(Status::kUnexpectedRsv1);
     return HeaderStep::kFailed;
   }
@@ -155,13 +155,13 @@ HeaderStep FrameParser::Impl::decodeHeader(const uint8_t* bytes,
       fail(Status::kUnexpectedRsv1);
       return HeaderStep::kFailed;
     }
-    if (!inMessage) {
+    if (!inMessage_) {
       fail(Status::kInvalidOpcode, 0);
       return HeaderStep::kFailed;
     }
   } else if (opcode == kOpText || opcode == kOpBinary) {
     // §5.4: a new data message may not start inside a fragmented one.
-    if (inMessage) {
+    if (inMessage_) {
       fail(Status::kInvalidOpcode, opcode);
       return HeaderStep::kFailed;
     }
@@ -188,7 +188,7 @@ HeaderStep FrameParser::Impl::decodeHeader(const uint8_t* bytes,
 
   // §5.1: clients mask every frame, servers none.
   const bool masked = (second & 0x80) != 0;
-  if (options.role == Role::kServer) {
+  if (options_.role == Role::kServer) {
     if (!masked) {
       fail(Status::kExpectedMask);
       return HeaderStep::kFailed;
@@ -222,16 +222,16 @@ HeaderStep FrameParser::Impl::decodeHeader(const uint8_t* bytes,
     // byte of payload is stored (ws haveLength), so a header cannot make us
     // allocate.
     const bool continues = opcode == kOpContinuation;
-    const uint64_t bytesSoFar = continues ? headerTotalBytes : 0;
-    if (payloadBytes != 0 && options.maxPayloadBytes != 0 &&
-        saturatingAdd(bytesSoFar, payloadBytes) > options.maxPayloadBytes) {
+    const uint64_t bytesSoFar = continues ? headerTotalBytes_ : 0;
+    if (payloadBytes != 0 && options_.maxPayloadBytes != 0 &&
+        saturatingAdd(bytesSoFar, payloadBytes) > options_.maxPayloadBytes) {
       fail(Status::kMessageTooBig);
       return HeaderStep::kFailed;
     }
     // Every data frame counts, empty ones too (ws #2329): a peer cannot spin
     // us through an endless fragmented message of empty frames.
-    const uint32_t framesSoFar = continues ? frames : 0;
-    if (options.maxFragments != 0 && framesSoFar >= options.maxFragments) {
+    const uint32_t framesSoFar = continues ? frames_ : 0;
+    if (options_.maxFragments != 0 && framesSoFar >= options_.maxFragments) {
       fail(Status::kTooManyBufferedParts, kPartsFragments);
       return HeaderStep::kFailed;
     }
@@ -253,39 +253,39 @@ HeaderStep FrameParser::Impl::decodeHeader(const uint8_t* bytes,
 }
 
 void FrameParser::Impl::beginFrame(const FrameHeader& header) {
-  frame = header;
-  payloadLeft = header.payloadBytes;
-  maskPhase = 0;
-  maskIsZero = !header.masked || (header.mask[0] | header.mask[1] |
-                                  header.mask[2] | header.mask[3]) == 0;
-  phase = Phase::kPayload;
+  frame_ = header;
+  payloadLeft_ = header.payloadBytes;
+  maskPhase_ = 0;
+  maskIsZero_ = !header.masked || (header.mask[0] | header.mask[1] |
+                                   header.mask[2] | header.mask[3]) == 0;
+  phase_ = Phase::kPayload;
   if (isControl(header.opcode)) {
-    controlBytes = 0;
+    controlBytes_ = 0;
     return;
   }
   if (header.opcode != kOpContinuation) {
-    messageOpcode = header.opcode;
-    compressed = header.rsv1;
-    validateText = header.opcode == kOpText && !options.skipUtf8Validation;
-    headerTotalBytes = 0;
-    frames = 0;
-    pieces = 0;
-    utf8.reset();
+    messageOpcode_ = header.opcode;
+    compressed_ = header.rsv1;
+    validateText_ = header.opcode == kOpText && !options_.skipUtf8Validation;
+    headerTotalBytes_ = 0;
+    frames_ = 0;
+    pieces_ = 0;
+    utf8_.reset();
   }
-  headerTotalBytes = saturatingAdd(headerTotalBytes, header.payloadBytes);
-  ++frames;
-  inMessage = !header.fin;
+  headerTotalBytes_ = saturatingAdd(headerTotalBytes_, header.payloadBytes);
+  ++frames_;
+  inMessage_ = !header.fin;
 }
 
 // Reads one header at data[*position]. Straight from the chunk when it holds
-// the whole header; otherwise the bytes are gathered in `carry` across calls.
+// the whole header; otherwise the bytes are gathered in `carry_` across calls.
 // False on a protocol error or when more bytes are needed (*position ==
 // length then).
 bool FrameParser::Impl::readHeader(const uint8_t* data, size_t length,
                                    size_t* position) {
   FrameHeader header;
   size_t neededBytes = 0;
-  if (carryBytes == 0) {
+  if (carryBytes_ == 0) {
     const size_t available = length - *position;
     switch (decodeHeader(data + *position, available, &header, &neededBytes)) {
       case HeaderStep::kDone:
@@ -296,16 +296,16 @@ bool FrameParser::Impl::readHeader(const uint8_t* data, size_t length,
         return false;
       case HeaderStep::kNeedMore:
         // available < neededBytes <= 14: the carry holds it all.
-        std::memcpy(carry, data + *position, available);
-        carryBytes = available;
+        std::memcpy(carry_, data + *position, available);
+        carryBytes_ = available;
         *position = length;
         return false;
     }
   }
   for (;;) {
-    switch (decodeHeader(carry, carryBytes, &header, &neededBytes)) {
+    switch (decodeHeader(carry_, carryBytes_, &header, &neededBytes)) {
       case HeaderStep::kDone:
-        carryBytes = 0;
+        carryBytes_ = 0;
         beginFrame(header);
         return true;
       case HeaderStep::kFailed:
@@ -313,11 +313,11 @@ bool FrameParser::Impl::readHeader(const uint8_t* data, size_t length,
       case HeaderStep::kNeedMore:
         break;
     }
-    const size_t take = std::min(neededBytes - carryBytes, length - *position);
-    std::memcpy(carry + carryBytes, data + *position, take);
-    carryBytes += take;
+    const size_t take = std::min(neededBytes - carryBytes_, length - *position);
+    std::memcpy(carry_ + carryBytes_, data + *position, take);
+    carryBytes_ += take;
     *position += take;
-    if (carryBytes < neededBytes) return false;
+    if (carryBytes_ < neededBytes) return false;
   }
 }
 
@@ -325,8 +325,9 @@ bool FrameParser::Impl::unmaskAndValidate(const uint8_t* source,
                                           uint8_t* destination, size_t bytes,
                                           bool validate) {
   if (!validate) {
-    if (!maskIsZero) {
-      maskPhase = maskBytes(source, destination, bytes, frame.mask, maskPhase);
+    if (!maskIsZero_) {
+      maskPhase_ =
+          maskBytes(source, destination, bytes, frame_.mask, maskPhase_);
     } else if (source != destination && bytes != 0) {
       std::memcpy(destination, source, bytes);
     }
@@ -334,13 +335,13 @@ bool FrameParser::Impl::unmaskAndValidate(const uint8_t* source,
   }
   for (size_t done = 0; done < bytes;) {
     const size_t block = std::min(kBlockBytes, bytes - done);
-    if (!maskIsZero) {
-      maskPhase = maskBytes(source + done, destination + done, block,
-                            frame.mask, maskPhase);
+    if (!maskIsZero_) {
+      maskPhase_ = maskBytes(source + done, destination + done, block,
+                             frame_.mask, maskPhase_);
     } else if (source != destination) {
       std::memcpy(destination + done, source + done, block);
     }
-    if (!utf8.feed(destination + done, block)) return false;
+    if (!utf8_.feed(destination + done, block)) return false;
     done += block;
   }
   return true;
@@ -348,7 +349,7 @@ bool FrameParser::Impl::unmaskAndValidate(const uint8_t* source,
 
 bool FrameParser::Impl::emitSpan(uint8_t opcode, size_t offset, size_t bytes,
                                  uint16_t closeCode) {
-  ParserEvent& event = events[eventCount++];
+  ParserEvent& event = events_[eventCount_++];
   event.opcode = opcode;
   event.owned = false;
   event.closeCode = closeCode;
@@ -362,27 +363,27 @@ bool FrameParser::Impl::emitOwned(uint8_t opcode, ByteBuffer&& payload,
                                   uint16_t closeCode) {
   const size_t payloadBytes = payload.size();
   try {
-    owned->push_back(std::move(payload));
+    owned_->push_back(std::move(payload));
   } catch (const std::bad_alloc&) {
     return fail(Status::kOutOfMemory);
   }
-  ParserEvent& event = events[eventCount++];
+  ParserEvent& event = events_[eventCount_++];
   event.opcode = opcode;
   event.owned = true;
   event.closeCode = closeCode;
   event.offset = 0;
   event.length = static_cast<uint32_t>(payloadBytes);
-  event.ownedIndex = static_cast<uint32_t>(owned->size() - 1);
+  event.ownedIndex = static_cast<uint32_t>(owned_->size() - 1);
   return true;
 }
 
 bool FrameParser::Impl::finishControl(const uint8_t* payload,
                                       size_t payloadBytes, bool isSpan,
                                       size_t spanOffset) {
-  phase = Phase::kHeader;
+  phase_ = Phase::kHeader;
   uint16_t closeCode = 0;
   size_t skipBytes = 0;
-  if (frame.opcode == kOpClose) {
+  if (frame_.opcode == kOpClose) {
     closeCode = kCloseNoStatus;
     if (payloadBytes >= 2) {
       closeCode = static_cast<uint16_t>((payload[0] << 8) | payload[1]);
@@ -391,7 +392,7 @@ bool FrameParser::Impl::finishControl(const uint8_t* payload,
       }
       skipBytes = 2;
       // §5.5.1: the reason is UTF-8 text.
-      if (!options.skipUtf8Validation &&
+      if (!options_.skipUtf8Validation &&
           !isValidUtf8(payload + 2, payloadBytes - 2)) {
         return fail(Status::kInvalidUtf8);
       }
@@ -402,18 +403,18 @@ bool FrameParser::Impl::finishControl(const uint8_t* payload,
   bool emitted;
   if (isSpan) {
     emitted =
-        emitSpan(frame.opcode, spanOffset + skipBytes, bodyBytes, closeCode);
+        emitSpan(frame_.opcode, spanOffset + skipBytes, bodyBytes, closeCode);
   } else {
     ByteBuffer copy;
     if (!copy.append(body, bodyBytes)) return fail(Status::kOutOfMemory);
-    emitted = emitOwned(frame.opcode, std::move(copy), closeCode);
+    emitted = emitOwned(frame_.opcode, std::move(copy), closeCode);
   }
   if (!emitted) return false;
-  if (frame.opcode == kOpClose) {
+  if (frame_.opcode == kOpClose) {
     // §5.5.1: nothing after a close frame is read.
-    phase = Phase::kFinished;
-    message.reset();
-    inflater.reset();
+    phase_ = Phase::kFinished;
+    message_.reset();
+    inflater_.reset();
   }
   return true;
 }
@@ -421,25 +422,25 @@ bool FrameParser::Impl::finishControl(const uint8_t* payload,
 bool FrameParser::Impl::readControl(uint8_t* data, size_t available,
                                     size_t start) {
   uint8_t* bytes = data + start;
-  if (controlBytes == 0 && available == payloadLeft) {
+  if (controlBytes_ == 0 && available == payloadLeft_) {
     unmaskAndValidate(bytes, bytes, available, false);
-    payloadLeft = 0;
+    payloadLeft_ = 0;
     return finishControl(bytes, available, true, start);
   }
-  unmaskAndValidate(bytes, control + controlBytes, available, false);
-  controlBytes += available;
-  payloadLeft -= available;
-  if (payloadLeft != 0) return true;
-  const size_t payloadBytes = controlBytes;
-  controlBytes = 0;
-  return finishControl(control, payloadBytes, false, 0);
+  unmaskAndValidate(bytes, control_ + controlBytes_, available, false);
+  controlBytes_ += available;
+  payloadLeft_ -= available;
+  if (payloadLeft_ != 0) return true;
+  const size_t payloadBytes = controlBytes_;
+  controlBytes_ = 0;
+  return finishControl(control_, payloadBytes, false, 0);
 }
 
 bool FrameParser::Impl::finishMessage() {
-  phase = Phase::kHeader;
-  inMessage = false;
-  if (validateText && !utf8.finish()) return fail(Status::kInvalidUtf8);
-  return emitOwned(messageOpcode, std::move(message), 0);
+  phase_ = Phase::kHeader;
+  inMessage_ = false;
+  if (validateText_ && !utf8_.finish()) return fail(Status::kInvalidUtf8);
+  return emitOwned(messageOpcode_, std::move(message_), 0);
 }
 
 // An uncompressed data frame's payload bytes [start, start+available).
@@ -447,51 +448,52 @@ bool FrameParser::Impl::readPlain(uint8_t* data, size_t available,
                                   size_t start) {
   uint8_t* bytes = data + start;
   const bool wholeFrameHere =
-      available == payloadLeft && payloadLeft == frame.payloadBytes;
-  if (wholeFrameHere && frame.fin && frame.opcode != kOpContinuation) {
+      available == payloadLeft_ && payloadLeft_ == frame_.payloadBytes;
+  if (wholeFrameHere && frame_.fin && frame_.opcode != kOpContinuation) {
     // The common case: an unfragmented message wholly in this chunk is handed
     // out where it lies.
-    if (!unmaskAndValidate(bytes, bytes, available, validateText) ||
-        (validateText && !utf8.finish())) {
+    if (!unmaskAndValidate(bytes, bytes, available, validateText_) ||
+        (validateText_ && !utf8_.finish())) {
       return fail(Status::kInvalidUtf8);
     }
-    payloadLeft = 0;
-    phase = Phase::kHeader;
-    inMessage = false;
-    return emitSpan(messageOpcode, start, available, 0);
+    payloadLeft_ = 0;
+    phase_ = Phase::kHeader;
+    inMessage_ = false;
+    return emitSpan(messageOpcode_, start, available, 0);
   }
   if (available != 0) {
-    if (options.maxBufferedChunks != 0 && pieces >= options.maxBufferedChunks) {
+    if (options_.maxBufferedChunks != 0 &&
+        pieces_ >= options_.maxBufferedChunks) {
       return fail(Status::kTooManyBufferedParts, kPartsChunks);
     }
-    ++pieces;
-    if (message.capacity() - message.size() < available) {
+    ++pieces_;
+    if (message_.capacity() - message_.size() < available) {
       // Grow toward the end of this frame, which the header announced, but
       // never past twice the bytes really held: a lying header costs nothing,
       // and a 64 KiB frame cut by a socket chunk is not moved by a second
       // realloc (bench/parser.js: 64 KiB frames in 64 KiB chunks spent a
       // quarter of their time in that memmove).
-      const uint64_t held = uint64_t{message.size()} + available;
-      const uint64_t frameEnd = uint64_t{message.size()} + payloadLeft;
-      const size_t capacity = message.capacity();
+      const uint64_t held = uint64_t{message_.size()} + available;
+      const uint64_t frameEnd = uint64_t{message_.size()} + payloadLeft_;
+      const size_t capacity = message_.capacity();
       const uint64_t geometric =
           capacity < 256 ? 256 : uint64_t{capacity} + capacity / 2;
       const uint64_t target =
           std::max(std::min(frameEnd, held * 2), std::max(geometric, held));
-      if (target > SIZE_MAX || !message.reserve(static_cast<size_t>(target))) {
+      if (target > SIZE_MAX || !message_.reserve(static_cast<size_t>(target))) {
         return fail(Status::kOutOfMemory);
       }
     }
-    uint8_t* destination = message.extend(available);
+    uint8_t* destination = message_.extend(available);
     if (destination == nullptr) return fail(Status::kOutOfMemory);
-    if (!unmaskAndValidate(bytes, destination, available, validateText)) {
+    if (!unmaskAndValidate(bytes, destination, available, validateText_)) {
       return fail(Status::kInvalidUtf8);
     }
-    payloadLeft -= available;
+    payloadLeft_ -= available;
   }
-  if (payloadLeft != 0) return true;
-  if (frame.fin) return finishMessage();
-  phase = Phase::kHeader;
+  if (payloadLeft_ != 0) return true;
+  if (frame_.fin) return finishMessage();
+  phase_ = Phase::kHeader;
   return true;
 }
 
@@ -502,29 +504,29 @@ bool FrameParser::Impl::readCompressed(uint8_t* data, size_t available,
                                        size_t start) {
   uint8_t* bytes = data + start;
   unmaskAndValidate(bytes, bytes, available, false);
-  payloadLeft -= available;
-  const bool last = payloadLeft == 0 && frame.fin;
+  payloadLeft_ -= available;
+  const bool last = payloadLeft_ == 0 && frame_.fin;
   if (available != 0 || last) {
-    if (!inflater) {
-      inflater.reset(new (std::nothrow) Inflater(
-          options.inflateWindowBits, options.inflateNoContextTakeover));
-      if (!inflater) return fail(Status::kOutOfMemory);
+    if (!inflater_) {
+      inflater_.reset(new (std::nothrow) Inflater(
+          options_.inflateWindowBits, options_.inflateNoContextTakeover));
+      if (!inflater_) return fail(Status::kOutOfMemory);
     }
-    const size_t before = message.size();
+    const size_t before = message_.size();
     int zlibCode = 0;
-    const Status inflated = inflater->inflate(
-        bytes, available, last, message, options.maxPayloadBytes, &zlibCode);
+    const Status inflated = inflater_->inflate(
+        bytes, available, last, message_, options_.maxPayloadBytes, &zlibCode);
     // Validate what came out, up to the limit, before reporting the inflate
     // result: the first failure is then the same however the input was split.
-    size_t produced = message.size() > before ? message.size() - before : 0;
-    if (options.maxPayloadBytes != 0 && message.size() > before) {
-      const uint64_t room = options.maxPayloadBytes > before
-                                ? options.maxPayloadBytes - before
+    size_t produced = message_.size() > before ? message_.size() - before : 0;
+    if (options_.maxPayloadBytes != 0 && message_.size() > before) {
+      const uint64_t room = options_.maxPayloadBytes > before
+                                ? options_.maxPayloadBytes - before
                                 : 0;
       produced = static_cast<size_t>(std::min<uint64_t>(produced, room));
     }
-    if (validateText && produced != 0 &&
-        !utf8.feed(message.data() + before, produced)) {
+    if (validateText_ && produced != 0 &&
+        !utf8_.feed(message_.data() + before, produced)) {
       return fail(Status::kInvalidUtf8);
     }
     if (inflated != Status::kOk) {
@@ -533,17 +535,17 @@ bool FrameParser::Impl::readCompressed(uint8_t* data, size_t available,
                       ? static_cast<uint64_t>(static_cast<uint32_t>(zlibCode))
                       : 0);
     }
-    if (message.size() > before) {
-      ++pieces;
-      if (options.maxBufferedChunks != 0 &&
-          pieces > options.maxBufferedChunks) {
+    if (message_.size() > before) {
+      ++pieces_;
+      if (options_.maxBufferedChunks != 0 &&
+          pieces_ > options_.maxBufferedChunks) {
         return fail(Status::kTooManyBufferedParts, kPartsChunks);
       }
     }
   }
-  if (payloadLeft != 0) return true;
-  if (frame.fin) return finishMessage();
-  phase = Phase::kHeader;
+  if (payloadLeft_ != 0) return true;
+  if (frame_.fin) return finishMessage();
+  phase_ = Phase::kHeader;
   return true;
 }
 
@@ -551,10 +553,10 @@ bool FrameParser::Impl::readPayload(uint8_t* data, size_t length,
                                     size_t* position) {
   const size_t start = *position;
   const size_t available =
-      static_cast<size_t>(std::min<uint64_t>(payloadLeft, length - start));
+      static_cast<size_t>(std::min<uint64_t>(payloadLeft_, length - start));
   *position += available;
-  if (isControl(frame.opcode)) return readControl(data, available, start);
-  if (compressed) return readCompressed(data, available, start);
+  if (isControl(frame_.opcode)) return readControl(data, available, start);
+  if (compressed_) return readCompressed(data, available, start);
   return readPlain(data, available, start);
 }
 
@@ -569,60 +571,60 @@ ExecuteResult FrameParser::execute(uint8_t* data, size_t length,
   Impl& impl = *impl_;
   ExecuteResult result;
   owned_.clear();
-  if (impl.phase == Impl::Phase::kFailed) {
-    result.status = impl.status;
-    result.statusDetail = impl.statusDetail;
+  if (impl.phase_ == Impl::Phase::kFailed) {
+    result.status = impl.status_;
+    result.statusDetail = impl.statusDetail_;
     return result;
   }
-  if (impl.phase == Impl::Phase::kFinished) {
+  if (impl.phase_ == Impl::Phase::kFinished) {
     result.bytesConsumed = length;
     return result;
   }
   if (eventCapacity == 0) return result;
-  impl.owned = &owned_;
-  impl.events = events;
-  impl.eventCapacity = eventCapacity;
-  impl.eventCount = 0;
+  impl.owned_ = &owned_;
+  impl.events_ = events;
+  impl.eventCapacity_ = eventCapacity;
+  impl.eventCount_ = 0;
 
   size_t position = 0;
   for (;;) {
-    if (impl.phase == Impl::Phase::kHeader) {
+    if (impl.phase_ == Impl::Phase::kHeader) {
       // Stop between frames when the event area is full; the caller resumes
       // from bytesConsumed.
-      if (position == length || impl.eventCount == eventCapacity) break;
+      if (position == length || impl.eventCount_ == eventCapacity) break;
       const size_t frameStart = position;
       if (!impl.readHeader(data, length, &position)) {
-        if (impl.phase == Impl::Phase::kFailed) position = frameStart;
+        if (impl.phase_ == Impl::Phase::kFailed) position = frameStart;
         break;
       }
-    } else if (impl.phase == Impl::Phase::kPayload) {
+    } else if (impl.phase_ == Impl::Phase::kPayload) {
       // A frame with an empty payload completes here without more input.
-      if (position == length && impl.payloadLeft != 0) break;
+      if (position == length && impl.payloadLeft_ != 0) break;
       const size_t payloadStart = position;
       if (!impl.readPayload(data, length, &position)) {
         position = payloadStart;
         break;
       }
     } else {
-      if (impl.phase == Impl::Phase::kFinished) position = length;
+      if (impl.phase_ == Impl::Phase::kFinished) position = length;
       break;
     }
   }
   result.bytesConsumed = position;
-  result.eventCount = impl.eventCount;
-  result.status = impl.status;
-  result.statusDetail = impl.statusDetail;
-  impl.events = nullptr;
-  impl.owned = nullptr;
+  result.eventCount = impl.eventCount_;
+  result.status = impl.status_;
+  result.statusDetail = impl.statusDetail_;
+  impl.events_ = nullptr;
+  impl.owned_ = nullptr;
   return result;
 }
 
 bool FrameParser::finished() const noexcept {
-  return impl_->phase == Impl::Phase::kFinished;
+  return impl_->phase_ == Impl::Phase::kFinished;
 }
 
 size_t FrameParser::bufferedBytes() const noexcept {
-  return impl_->carryBytes + impl_->controlBytes + impl_->message.capacity();
+  return impl_->carryBytes_ + impl_->controlBytes_ + impl_->message_.capacity();
 }
 
 }  // namespace wsn
