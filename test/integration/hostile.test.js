@@ -94,6 +94,17 @@ describeEach('hostile input', (impl) => {
       ['Sec-WebSocket-Protocol duplicated (joined into one valid list)', { 'Sec-WebSocket-Protocol': ['a', 'b'] }, 101],
       ['Sec-WebSocket-Protocol duplicated with the same name', { 'Sec-WebSocket-Protocol': ['a', 'a'] }, 400],
       ['Host duplicated (Node keeps the first)', { Host: ['a.example', 'b.example'] }, 101],
+      ['Connection duplicated', { Connection: ['Upgrade', 'Upgrade'] }, 101],
+      [
+        'Sec-WebSocket-Extensions duplicated (joined)',
+        { 'Sec-WebSocket-Extensions': ['permessage-deflate', 'permessage-deflate'] },
+        101
+      ],
+      ['a 15 KiB Sec-WebSocket-Key (under the header limit)', { 'Sec-WebSocket-Key': 'A'.repeat(15 * 1024) }, 400],
+      ['a 64 KiB Host', { Host: 'h'.repeat(65536) }, 431],
+      ['a 64 KiB Connection', { Connection: 'Upgrade, ' + 'k'.repeat(65536) }, 431],
+      ['a 64 KiB Sec-WebSocket-Version', { 'Sec-WebSocket-Version': '1'.repeat(65536) }, 431],
+      ['a 64 KiB Origin', { Origin: 'o'.repeat(65536) }, 431],
       ['a 64 KiB Sec-WebSocket-Key', { 'Sec-WebSocket-Key': 'A'.repeat(65536) }, 431],
       ['a 64 KiB Sec-WebSocket-Protocol', { 'Sec-WebSocket-Protocol': 'p'.repeat(65536) }, 431],
       ['a 64 KiB Sec-WebSocket-Extensions', { 'Sec-WebSocket-Extensions': 'x'.repeat(65536) }, 431],
