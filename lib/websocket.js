@@ -188,9 +188,9 @@ class WebSocket extends EventEmitter {
    * first.
    *
    * @param {Duplex} socket The network socket between the server and client
-   * @param {Buffer} head The first packet of the upgraded stream
-   * @param {Object} options Options object
-   * @param {Boolean} [options.allowSynchronousEvents=false] Specifies whether
+   * @param {Buffer} [head] The first packet of the upgraded stream
+   * @param {Object} [options] Options object
+   * @param {Boolean} [options.allowSynchronousEvents=true] Specifies whether
    *     any of the `'message'`, `'ping'`, and `'pong'` events can be emitted
    *     multiple times in the same tick
    * @param {Function} [options.generateMask] The function used to generate the
@@ -204,7 +204,7 @@ class WebSocket extends EventEmitter {
    *     not to skip UTF-8 validation for text and close messages
    * @private
    */
-  setSocket(socket, head, options) {
+  setSocket(socket, head, options = {}) {
     const receiver = new Receiver({
       allowSynchronousEvents: options.allowSynchronousEvents,
       binaryType: this.binaryType,
@@ -257,7 +257,7 @@ class WebSocket extends EventEmitter {
     if (socket.setTimeout) socket.setTimeout(0);
     if (socket.setNoDelay) socket.setNoDelay();
 
-    if (head.length > 0) socket.unshift(head);
+    if (head && head.length > 0) socket.unshift(head);
 
     socket.on('close', socketOnClose);
     socket.on('data', socketOnData);
