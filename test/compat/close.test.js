@@ -103,6 +103,22 @@ describeEach('closing', (impl) => {
     expect([closeEvent.code, closeEvent.wasClean]).toEqual([1006, false]);
   });
 
+  it('messages already received in the same chunk are still emitted after close() is called in a listener', async () => {
+    const { client, serverWs } = await openPair(impl);
+    const got = [];
+    client.on('message', (data) => {
+      got.push(data.toString());
+      if (got.length === 1) client.close(1000);
+    });
+    serverWs._socket.cork();
+    serverWs.send('one');
+    serverWs.send('two');
+    serverWs.send('three');
+    serverWs._socket.uncork();
+    await client.events.wait('close');
+    expect(got).toEqual(['one', 'two', 'three']);
+  });
+
   it('close() and terminate() after CLOSED do nothing', async () => {
     const { client } = await openPair(impl);
     client.close();

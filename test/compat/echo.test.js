@@ -74,6 +74,37 @@ describeEach('echo', (impl) => {
         }
       }
 
+      it('every send() callback runs exactly once, in order, without an error', async () => {
+        const { client, serverWs } = await openPair(impl, {
+          serverOptions: { perMessageDeflate: compress && { threshold: 0 } },
+          clientOptions: { perMessageDeflate: compress && { threshold: 0 } }
+        });
+        const calls = [];
+        for (let i = 0; i < 200; i++) {
+          client.send(i % 3 ? `text ${i}` : Buffer.alloc(i * 10, i), (error) =>
+            calls.push([i, error == null])
+          );
+        }
+        await serverWs.events.waitCount('message', 200, 10000);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        expect(calls).toEqual(Array.from({ length: 200 }, (_, i) => [i, true]));
+      });
+
+      it('when the connection is torn down mid-queue, every send() callback still runs exactly once', async () => {
+        const { client } = await openPair(impl, {
+          serverOptions: { perMessageDeflate: compress && { threshold: 0 } },
+          clientOptions: { perMessageDeflate: compress && { threshold: 0 } }
+        });
+        const counts = new Array(50).fill(0);
+        for (let i = 0; i < 50; i++) {
+          client.send(Buffer.alloc(256 * 1024, i), () => counts[i]++);
+        }
+        client.terminate();
+        await client.events.wait('close');
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        expect(counts).toEqual(new Array(50).fill(1));
+      });
+
       it('many messages in a burst arrive in order', async () => {
         const { client, serverWs } = await openPair(impl, {
           serverOptions: { perMessageDeflate: compress && { threshold: 0 } },

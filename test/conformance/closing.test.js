@@ -5,6 +5,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 
 import {
+  attachPeer,
   cleanup,
   expectFailure,
   openPeer,
@@ -12,6 +13,7 @@ import {
   sleep
 } from '../helpers/harness.js';
 import { describeEach } from '../helpers/implementations.js';
+import { feed, splitAt } from '../helpers/split-feeder.js';
 import { closePayload, OP } from '../helpers/wire.js';
 
 afterEach(cleanup);
@@ -87,6 +89,27 @@ describeEach('RFC 6455 §5.5.1 / §7 closing', (impl) => {
         expect(close.payload.length).toBe(0);
         const [, code, reason] = await ctx.events.wait('close');
         expect([code, reason.length]).toEqual([1005, 0]);
+      });
+
+      it('§5.5.1: a close frame arriving in two chunks, cut at every byte, is read the same', async () => {
+        const probe = attachPeer(impl, role);
+        const bytes = probe.peer.encode({ opcode: OP.CLOSE, payload: closePayload(4321, 'fin κόσμε') });
+        const wrong = [];
+        for (let cut = 1; cut < bytes.length; cut++) {
+          const ctx = attachPeer(impl, role);
+          await feed(ctx.stream, splitAt(bytes, [cut]));
+          const { close } = await ctx.peer.readUntilClose();
+          const [, code, reason] = await ctx.events.wait('close');
+          if (
+            !close ||
+            close.code !== 4321 ||
+            code !== 4321 ||
+            reason.toString() !== 'fin κόσμε'
+          ) {
+            wrong.push(cut);
+          }
+        }
+        expect(wrong).toEqual([]);
       });
 
       it('§5.5.1: a 123-byte reason is received and echoed intact', async () => {

@@ -11,7 +11,7 @@ import {
   ROLES
 } from '../helpers/harness.js';
 import { describeEach } from '../helpers/implementations.js';
-import { everySplit, feed, chunksOf } from '../helpers/split-feeder.js';
+import { chunksOf, everySplit, feed } from '../helpers/split-feeder.js';
 import { encodeFrame, OP } from '../helpers/wire.js';
 
 afterEach(cleanup);
@@ -117,6 +117,24 @@ describeEach('RFC 6455 §5 framing', (impl) => {
         expect(messages.map(([, data]) => data.toString())).toEqual(
           Array.from({ length: 100 }, (_, i) => `m${i}`)
         );
+      });
+
+      it('§5.2: 3000 messages and 1500 pings in one TCP write are all handled, in order', async () => {
+        const ctx = await openPeer(impl, role);
+        const frames = [];
+        for (let i = 0; i < 3000; i++) {
+          frames.push(ctx.peer.encode({ opcode: i % 2 ? OP.BINARY : OP.TEXT, payload: `${i}` }));
+          if (i % 2) frames.push(ctx.peer.encode({ opcode: OP.PING, payload: `p${i}` }));
+        }
+        ctx.peer.send(Buffer.concat(frames));
+        const messages = await ctx.events.waitCount('message', 3000, 10000);
+        expect(messages.map(([, data]) => data.toString())).toEqual(
+          Array.from({ length: 3000 }, (_, i) => `${i}`)
+        );
+        expect(messages.every(([, , isBinary], i) => isBinary === (i % 2 === 1))).toBe(true);
+        const pongs = [];
+        for (let i = 0; i < 1500; i++) pongs.push((await ctx.peer.nextFrame()).payload.toString());
+        expect(pongs).toEqual(Array.from({ length: 1500 }, (_, i) => `p${2 * i + 1}`));
       });
 
       it('§5.2: frames arriving one byte per write over TCP are parsed', async () => {

@@ -8,6 +8,7 @@ import zlib from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 
 import {
+  attachPeer,
   cleanup,
   expectFailure,
   openPeer,
@@ -19,6 +20,7 @@ import {
 import { describeEach } from '../helpers/implementations.js';
 import { connectRaw, rawRequest, handshakeRequest } from '../helpers/raw-client.js';
 import { listenRaw } from '../helpers/raw-server.js';
+import { feed, splitAt } from '../helpers/split-feeder.js';
 import { MessageDeflater, MessageInflater, OP } from '../helpers/wire.js';
 
 afterEach(cleanup);
@@ -178,6 +180,40 @@ describeEach('RFC 7692 permessage-deflate', (impl) => {
         await sendCompressed(ctx, text, { pieces: 4 });
         const [, data] = await ctx.events.wait('message');
         expect(data.toString()).toBe(text);
+      });
+
+      it('§6.2 + §5.2: compressed messages split at every byte, whole or in fragments, inflate the same', async () => {
+        const ctx = attachPeer(impl, role, { perMessageDeflate: { threshold: 0 } });
+        const deflater = new MessageDeflater();
+        track(() => deflater.close());
+        const texts = ['κόσμε '.repeat(12), 'second message, context kept: κόσμε κόσμε'];
+        const bytes = [];
+        for (const text of texts) {
+          const compressed = await deflater.compress(text);
+          bytes.push(ctx.peer.encode({ opcode: OP.TEXT, rsv1: true, payload: compressed }));
+        }
+        const third = await deflater.compress(Buffer.alloc(300, 0x41));
+        bytes.push(
+          ctx.peer.encode({ opcode: OP.BINARY, rsv1: true, fin: false, payload: third.subarray(0, 4) }),
+          ctx.peer.encode({ opcode: OP.PING, payload: 'between' }),
+          ctx.peer.encode({ opcode: OP.CONTINUATION, payload: third.subarray(4) })
+        );
+        const sequence = Buffer.concat(bytes);
+        // One connection per cut: the inflater's window carries state from message to message.
+        const results = [];
+        for (let cut = 1; cut < sequence.length; cut++) {
+          const one = attachPeer(impl, role, { perMessageDeflate: { threshold: 0 } });
+          await feed(one.stream, splitAt(sequence, [cut]));
+          const messages = await one.events.waitCount('message', 3);
+          const ok =
+            messages[0][1].toString() === texts[0] &&
+            messages[1][1].toString() === texts[1] &&
+            messages[2][1].equals(Buffer.alloc(300, 0x41)) &&
+            messages[2][2] === true;
+          if (!ok) results.push(cut);
+        }
+        expect(results).toEqual([]);
+        ctx.ws.terminate();
       });
 
       it('§6.1: RSV1 on a continuation frame MUST fail the connection (1002)', async () => {

@@ -12,7 +12,7 @@ import {
   ROLES
 } from '../helpers/harness.js';
 import { describeEach } from '../helpers/implementations.js';
-import { splitAt } from '../helpers/split-feeder.js';
+import { feed, splitAt } from '../helpers/split-feeder.js';
 import { closePayload, OP } from '../helpers/wire.js';
 
 afterEach(cleanup);
@@ -98,6 +98,30 @@ describeEach('RFC 6455 §8.1 UTF-8 handling', (impl) => {
           .filter((cut) => cut !== null);
         expect(wrong).toEqual([]);
         expect(ctx.events.of('error')).toEqual([]);
+      });
+
+      it('§8.1: one text frame arriving in two chunks, cut at every byte (inside code points), is validated the same', async () => {
+        const valid = Buffer.from('ab κόσμε € 𝄞 😀 end');
+        const invalid = Buffer.concat([Buffer.from('ab κό'), hex('f0 9f 98'), Buffer.from('x')]);
+        const probe = attachPeer(impl, role);
+        const validFrame = probe.peer.encode({ opcode: OP.TEXT, payload: valid });
+        const invalidFrame = probe.peer.encode({ opcode: OP.TEXT, payload: invalid });
+        const results = [];
+        for (let cut = 1; cut < validFrame.length; cut++) {
+          const ctx = attachPeer(impl, role);
+          await feed(ctx.stream, splitAt(validFrame, [cut]));
+          const [, data] = await ctx.events.wait('message');
+          if (!data.equals(valid) || ctx.events.of('error').length) results.push(`valid, cut ${cut}`);
+        }
+        for (let cut = 1; cut < invalidFrame.length; cut++) {
+          const ctx = attachPeer(impl, role);
+          await feed(ctx.stream, splitAt(invalidFrame, [cut]));
+          const { close } = await ctx.peer.readUntilClose();
+          if (!close || close.code !== 1007 || ctx.events.of('message').length) {
+            results.push(`invalid, cut ${cut}`);
+          }
+        }
+        expect(results).toEqual([]);
       });
 
       it('§8.1: invalid text split between fragments at every byte offset fails with 1007 every time', async () => {

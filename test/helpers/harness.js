@@ -353,6 +353,9 @@ export async function expectCloseFrame(peer, ms) {
  * @param {Object} [options]
  * @param {Object} [options.wsOptions] constructor options (autoPong, closeTimeout)
  * @param {Object} [options.socketOptions] setSocket options (maxPayload, ...)
+ * @param {Object} [options.perMessageDeflate] When given, permessage-deflate is in use with
+ *     these PerMessageDeflate options and no negotiated parameters (as after an offer and answer
+ *     of plain "permessage-deflate")
  * @return {{ ws: Object, peer: RawConnection, events: Object, stream: Duplex }}
  */
 export function attachPeer(impl, role, options = {}) {
@@ -363,6 +366,15 @@ export function attachPeer(impl, role, options = {}) {
     ...options.wsOptions
   });
   if (role === 'client') ws._isServer = false;
+  if (options.perMessageDeflate) {
+    const perMessageDeflate = new impl.lib.PerMessageDeflate({
+      ...options.perMessageDeflate,
+      isServer: role === 'server',
+      maxPayload: (options.socketOptions && options.socketOptions.maxPayload) || 0
+    });
+    perMessageDeflate.accept([{}]);
+    ws._extensions = { 'permessage-deflate': perMessageDeflate };
+  }
   const events = recordEvents(ws);
   ws.setSocket(local, Buffer.alloc(0), {
     allowSynchronousEvents: true,
