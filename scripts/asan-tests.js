@@ -20,14 +20,21 @@ const addon = path.join(root, buildDir, 'Release', 'ws_native.node');
 
 function mustRun(command, args, options = {}) {
   console.log(`asan-tests: ${command} ${args.join(' ')}`);
-  const result = spawnSync(command, args, { cwd: root, stdio: 'inherit', ...options });
+  const result = spawnSync(command, args, {
+    cwd: root,
+    stdio: 'inherit',
+    ...options
+  });
   if (result.error) throw result.error;
-  if (result.status !== 0) throw new Error(`asan-tests: ${command} exited ${result.status}`);
+  if (result.status !== 0)
+    throw new Error(`asan-tests: ${command} exited ${result.status}`);
 }
 
 // gcc prints the bare name back when it has no such runtime.
 function runtimePath(name) {
-  const result = spawnSync('gcc', [`-print-file-name=${name}`], { encoding: 'utf8' });
+  const result = spawnSync('gcc', [`-print-file-name=${name}`], {
+    encoding: 'utf8'
+  });
   const file = (result.stdout || '').trim();
   if (result.status !== 0 || !path.isAbsolute(file) || !fs.existsSync(file)) {
     throw new Error(
@@ -53,9 +60,12 @@ function main() {
       '--CDWSN_SANITIZE=ON'
     ]);
   }
-  if (!fs.existsSync(addon)) throw new Error(`asan-tests: ${addon} was not built`);
+  if (!fs.existsSync(addon))
+    throw new Error(`asan-tests: ${addon} was not built`);
 
-  const preload = [runtimePath('libasan.so'), runtimePath('libubsan.so')].join(':');
+  const preload = [runtimePath('libasan.so'), runtimePath('libubsan.so')].join(
+    ':'
+  );
   const env = {
     ...process.env,
     LD_PRELOAD: preload,
@@ -66,7 +76,11 @@ function main() {
   };
   mustRun(
     process.execPath,
-    [path.join(root, 'node_modules', 'vitest', 'vitest.mjs'), 'run', ...vitestArgs],
+    [
+      path.join(root, 'node_modules', 'vitest', 'vitest.mjs'),
+      'run',
+      ...vitestArgs
+    ],
     { env }
   );
 }

@@ -55,7 +55,9 @@ function run(command, args) {
   const result = spawnSync(command, args, { cwd: root, stdio: 'inherit' });
   if (result.error) throw result.error;
   if (result.status !== 0) {
-    throw new Error(`fuzz: ${command} ${args.join(' ')} exited ${result.status}`);
+    throw new Error(
+      `fuzz: ${command} ${args.join(' ')} exited ${result.status}`
+    );
   }
 }
 
@@ -151,10 +153,14 @@ function fuzzTarget(target, seconds) {
       for (const name of found) {
         const destination = path.join(fuzzDir, 'regressions', target);
         fs.mkdirSync(destination, { recursive: true });
-        fs.copyFileSync(path.join(artifacts, name), path.join(destination, name));
+        fs.copyFileSync(
+          path.join(artifacts, name),
+          path.join(destination, name)
+        );
         saved.push(path.join('native', 'fuzz', 'regressions', target, name));
       }
-      if (code !== 0 || saved.length > 0) process.stderr.write(tail.slice(-6000));
+      if (code !== 0 || saved.length > 0)
+        process.stderr.write(tail.slice(-6000));
       resolve({
         target,
         seconds: Math.round((Date.now() - startedAt) / 1000),
@@ -203,7 +209,9 @@ async function main() {
     );
     if (r.exitCode !== 0 || r.saved.length > 0) failed = true;
   }
-  const bad = results.filter((r) => r.exitCode !== 0 || r.saved.length > 0).length;
+  const bad = results.filter(
+    (r) => r.exitCode !== 0 || r.saved.length > 0
+  ).length;
   console.log(`fuzz: ${results.length - bad} passed, ${bad} failed`);
   process.exitCode = failed ? 1 : 0;
 }

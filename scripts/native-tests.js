@@ -106,7 +106,9 @@ function main() {
       );
       if (status === 0) passed++;
       else failed++;
-      console.log(`native-tests: valgrind ${test.name}: ${status === 0 ? 'clean' : 'FAILED'}`);
+      console.log(
+        `native-tests: valgrind ${test.name}: ${status === 0 ? 'clean' : 'FAILED'}`
+      );
     }
     console.log(`valgrind: ${passed} passed, ${failed} failed`);
   }

@@ -23,7 +23,7 @@ namespace {
 using Bytes = std::vector<uint8_t>;
 
 constexpr size_t kConfigBytes = 8;
-constexpr uint64_t kMaxPayloadChoices[] = {0,   1,    2,     125,    126,
+constexpr uint64_t kMaxPayloadChoices[] = {0,   1,    2,     125,   126,
                                            127, 1000, 65535, 65536, 1 << 20};
 constexpr uint32_t kMaxFragmentChoices[] = {0, 1, 2, 3, 8, 131072};
 constexpr uint32_t kMaxChunkChoices[] = {0, 1, 2, 3, 16, 1048576};
@@ -34,13 +34,13 @@ constexpr size_t kLargestChunkChoices[] = {1, 2, 3, 7, 16, 64, 1024, SIZE_MAX};
 // growth.
 constexpr size_t kSlackBytes = 64 * 1024 + 1024;
 
-#define FUZZ_CHECK(condition)                                          \
-  do {                                                                 \
-    if (!(condition)) {                                                \
+#define FUZZ_CHECK(condition)                                         \
+  do {                                                                \
+    if (!(condition)) {                                               \
       std::fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, \
-                   __LINE__, #condition);                              \
-      std::abort();                                                    \
-    }                                                                  \
+                   __LINE__, #condition);                             \
+      std::abort();                                                   \
+    }                                                                 \
   } while (0)
 
 // One event as seen by a user: the payload's bytes, whatever the chunking.
@@ -91,9 +91,9 @@ Outcome run(const wsn::ParserOptions& options, const Bytes& input,
     const size_t chunkBytes = chunker.next(stream.size() - position);
     // A private heap copy of exactly the chunk, so ASan sees any read or
     // write past its end.
-    Bytes chunk(stream.begin() + static_cast<std::ptrdiff_t>(position),
-                stream.begin() +
-                    static_cast<std::ptrdiff_t>(position + chunkBytes));
+    Bytes chunk(
+        stream.begin() + static_cast<std::ptrdiff_t>(position),
+        stream.begin() + static_cast<std::ptrdiff_t>(position + chunkBytes));
     size_t start = 0;
     for (;;) {
       const size_t left = chunk.size() - start;
@@ -106,11 +106,10 @@ Outcome run(const wsn::ParserOptions& options, const Bytes& input,
       for (size_t i = 0; i < result.eventCount; ++i) {
         const wsn::ParserEvent& event = events[i];
         const bool control = event.opcode >= wsn::kOpClose;
-        FUZZ_CHECK(event.opcode == wsn::kOpText ||
-                   event.opcode == wsn::kOpBinary ||
-                   event.opcode == wsn::kOpClose ||
-                   event.opcode == wsn::kOpPing ||
-                   event.opcode == wsn::kOpPong);
+        FUZZ_CHECK(
+            event.opcode == wsn::kOpText || event.opcode == wsn::kOpBinary ||
+            event.opcode == wsn::kOpClose || event.opcode == wsn::kOpPing ||
+            event.opcode == wsn::kOpPong);
         Seen seen{event.opcode, event.closeCode, {}};
         if (event.owned) {
           FUZZ_CHECK(event.ownedIndex < owned.size());
@@ -143,8 +142,7 @@ Outcome run(const wsn::ParserOptions& options, const Bytes& input,
         outcome.events.push_back(std::move(seen));
       }
       if (maxPayload != 0) {
-        FUZZ_CHECK(parser.bufferedBytes() <=
-                   2 * maxPayload + kSlackBytes);
+        FUZZ_CHECK(parser.bufferedBytes() <= 2 * maxPayload + kSlackBytes);
       }
       if (result.status != wsn::Status::kOk) {
         outcome.status = result.status;
@@ -154,10 +152,10 @@ Outcome run(const wsn::ParserOptions& options, const Bytes& input,
         uint8_t extra[3] = {0x81, 0x00, 0x00};
         for (int again = 0; again < 2; ++again) {
           const wsn::ExecuteResult repeat =
-              again == 0 ? parser.execute(base, left, events.data(),
-                                          events.size())
-                         : parser.execute(extra, sizeof(extra), events.data(),
-                                          events.size());
+              again == 0
+                  ? parser.execute(base, left, events.data(), events.size())
+                  : parser.execute(extra, sizeof(extra), events.data(),
+                                   events.size());
           FUZZ_CHECK(repeat.status == result.status);
           FUZZ_CHECK(repeat.statusDetail == result.statusDetail);
           FUZZ_CHECK(repeat.bytesConsumed == 0);
@@ -203,8 +201,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       kMaxFragmentChoices[data[2] % (sizeof(kMaxFragmentChoices) /
                                      sizeof(kMaxFragmentChoices[0]))];
   options.maxBufferedChunks =
-      kMaxChunkChoices[data[3] %
-                       (sizeof(kMaxChunkChoices) / sizeof(kMaxChunkChoices[0]))];
+      kMaxChunkChoices[data[3] % (sizeof(kMaxChunkChoices) /
+                                  sizeof(kMaxChunkChoices[0]))];
   const size_t eventCapacity = 1 + data[4] % 16;
   const uint32_t seed =
       (static_cast<uint32_t>(data[5]) << 8 | data[6]) * 2654435761u | 1u;
@@ -213,8 +211,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                                       sizeof(kLargestChunkChoices[0]))];
   const Bytes stream(data + kConfigBytes, data + size);
 
-  const Outcome split = run(options, stream, Chunker{seed, largest},
-                            eventCapacity);
+  const Outcome split =
+      run(options, stream, Chunker{seed, largest}, eventCapacity);
 
   // Split invariance: the same stream in one chunk with room for every event
   // gives the same events and the same error. The count of copied pieces

@@ -15,13 +15,13 @@
 
 namespace {
 
-#define FUZZ_CHECK(condition)                                          \
-  do {                                                                 \
-    if (!(condition)) {                                                \
+#define FUZZ_CHECK(condition)                                         \
+  do {                                                                \
+    if (!(condition)) {                                               \
       std::fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, \
-                   __LINE__, #condition);                              \
-      std::abort();                                                    \
-    }                                                                  \
+                   __LINE__, #condition);                             \
+      std::abort();                                                   \
+    }                                                                 \
   } while (0)
 
 // ws's rule: ^[+/0-9A-Za-z]{22}==$ (base64 of 16 bytes).

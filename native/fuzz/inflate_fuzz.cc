@@ -22,13 +22,13 @@ namespace {
 
 using Bytes = std::vector<uint8_t>;
 
-#define FUZZ_CHECK(condition)                                          \
-  do {                                                                 \
-    if (!(condition)) {                                                \
+#define FUZZ_CHECK(condition)                                         \
+  do {                                                                \
+    if (!(condition)) {                                               \
       std::fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, \
-                   __LINE__, #condition);                              \
-      std::abort();                                                    \
-    }                                                                  \
+                   __LINE__, #condition);                             \
+      std::abort();                                                   \
+    }                                                                 \
   } while (0)
 
 constexpr size_t kConfigBytes = 5;
@@ -64,9 +64,8 @@ wsn::Status inflateMessage(wsn::Inflater& inflater,
   for (size_t i = 0; i < frames.size(); ++i) {
     const bool fin = i + 1 == frames.size();
     int zlibCode = 0;
-    const wsn::Status status =
-        inflater.inflate(frames[i].data(), frames[i].size(), fin, out, limit,
-                         &zlibCode);
+    const wsn::Status status = inflater.inflate(
+        frames[i].data(), frames[i].size(), fin, out, limit, &zlibCode);
     FUZZ_CHECK(out.capacity() <= limit + 1 + kStepBytes);
     FUZZ_CHECK(inflater.memoryBytes() <= kMaxZlibStateBytes);
     if (status != wsn::Status::kOk) {
@@ -91,7 +90,8 @@ std::vector<Bytes> cutFrames(const uint8_t* bytes, size_t length,
   std::vector<Bytes> frames;
   size_t position = 0;
   do {
-    const size_t take = length == position ? 0 : chunker.size(length - position);
+    const size_t take =
+        length == position ? 0 : chunker.size(length - position);
     frames.emplace_back(bytes + position, bytes + position + take);
     position += take;
   } while (position < length);
@@ -104,8 +104,8 @@ void rawMode(const uint8_t* data, size_t size, int windowBits,
   size_t position = 0;
   while (position < size) {
     // Messages of chunker-chosen lengths (up to 4x the largest frame).
-    const size_t messageBytes =
-        std::min<size_t>(size - position, 1 + chunker.next() % (4 * chunker.largest));
+    const size_t messageBytes = std::min<size_t>(
+        size - position, 1 + chunker.next() % (4 * chunker.largest));
     const std::vector<Bytes> frames =
         cutFrames(data + position, messageBytes, chunker);
     position += messageBytes;
@@ -173,16 +173,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const bool noContextTakeover = (data[0] & 2) != 0;
   const int windowBits = 8 + ((data[0] >> 2) & 7);
   const int level = kLevelChoices[(data[0] >> 5) & 7];
-  const uint64_t limit =
-      kLimitChoices[data[1] % (sizeof(kLimitChoices) / sizeof(kLimitChoices[0]))];
-  Chunker chunker{(static_cast<uint32_t>(data[2]) << 8 | data[3]) * 2654435761u |
-                      1u,
-                  kLargestChunkChoices[data[4] % (sizeof(kLargestChunkChoices) /
-                                                  sizeof(kLargestChunkChoices[0]))]};
+  const uint64_t limit = kLimitChoices[data[1] % (sizeof(kLimitChoices) /
+                                                  sizeof(kLimitChoices[0]))];
+  Chunker chunker{
+      (static_cast<uint32_t>(data[2]) << 8 | data[3]) * 2654435761u | 1u,
+      kLargestChunkChoices[data[4] % (sizeof(kLargestChunkChoices) /
+                                      sizeof(kLargestChunkChoices[0]))]};
   const Bytes body(data + kConfigBytes, data + size);
   if (roundTrip) {
-    roundTripMode(body.data(), body.size(), windowBits, noContextTakeover, level,
-                  limit, chunker);
+    roundTripMode(body.data(), body.size(), windowBits, noContextTakeover,
+                  level, limit, chunker);
   } else {
     rawMode(body.data(), body.size(), windowBits, noContextTakeover, limit,
             chunker);

@@ -17,13 +17,13 @@
 
 namespace {
 
-#define FUZZ_CHECK(condition)                                          \
-  do {                                                                 \
-    if (!(condition)) {                                                \
+#define FUZZ_CHECK(condition)                                         \
+  do {                                                                \
+    if (!(condition)) {                                               \
       std::fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, \
-                   __LINE__, #condition);                              \
-      std::abort();                                                    \
-    }                                                                  \
+                   __LINE__, #condition);                             \
+      std::abort();                                                   \
+    }                                                                 \
   } while (0)
 
 // RFC 3629 §4 (the UTF8-octets grammar), one byte at a time: the kernel
