@@ -142,6 +142,8 @@ async function runOne(serverId, cell, options) {
       String(options.duration),
       '--server-pid',
       String(server.pid),
+      '--stall',
+      '30',
       ...(cell.deflate ? ['--deflate'] : []),
       ...(SERVERS[serverId].loadgenArgs || [])
     ];
