@@ -133,7 +133,10 @@ const MASK_KEY = [0x37, 0xfa, 0x21, 0x3d];
 
 /** Frames for `role`: masked when the receiver is a server (RFC 6455 §5.1). */
 function frame(role, options) {
-  return encodeFrame({ mask: role.isServer, maskKey: MASK_KEY, ...options });
+  const mask = options.mask !== undefined ? options.mask : role.isServer;
+  return mask
+    ? encodeFrame({ ...options, mask, maskKey: MASK_KEY })
+    : encodeFrame({ ...options, mask });
 }
 
 function frames(role, list) {

@@ -274,6 +274,33 @@ describe('Sender.frame', () => {
     expect(list[1]).toBe(data);
   });
 
+  it('copies up to 1 KiB behind the header; above, hands over the payload itself, strings too', () => {
+    const opts = { fin: true, opcode: 2, mask: false, rsv1: false };
+    expect(Sender.frame(Buffer.alloc(1024), opts)).toHaveLength(1);
+    expect(Sender.frame(Buffer.alloc(1024), opts)[0]).toHaveLength(1028);
+    const large = Buffer.alloc(1025);
+    const list = Sender.frame(large, opts);
+    expect(list).toHaveLength(2);
+    expect(list[1]).toBe(large);
+    const text = 'é'.repeat(600);
+    const textList = Sender.frame(text, { ...opts, opcode: 1 });
+    expect(textList[0].toString('hex')).toBe('817e04b0');
+    expect(textList[1]).toBe(text);
+    // Masked frames are always one Buffer: the payload is masked into it.
+    expect(Sender.frame(large, { ...opts, mask: true })).toHaveLength(1);
+  });
+
+  it('an all-zero key from generateMask leaves the payload as it is, MASK bit set', () => {
+    const [buf] = Sender.frame('Hi', {
+      fin: true,
+      opcode: 1,
+      mask: true,
+      rsv1: false,
+      generateMask: (key) => key.fill(0)
+    });
+    expect(buf.toString('hex')).toBe('81820000000048' + '69');
+  });
+
   it('never modifies the data when masking; fills maskBuffer through generateMask', () => {
     for (const size of [5, 100000]) {
       const data = Buffer.alloc(size, 0x41);
