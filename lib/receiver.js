@@ -69,7 +69,6 @@ class Receiver extends Writable {
     // Created on the first write, when the extensions are surely negotiated.
     //
     this._parser = null;
-    this._errored = false;
     this._concluded = false;
 
     //
@@ -99,7 +98,7 @@ class Receiver extends Writable {
     //
     // RFC 6455 §5.5.1: nothing after the close frame is read.
     //
-    if (this._concluded || this._errored) {
+    if (this._concluded) {
       cb();
       return;
     }
@@ -117,7 +116,8 @@ class Receiver extends Writable {
 
   /**
    * Implements `Writable.prototype._destroy()`: drops the parser (and the
-   * zlib state it may hold) at once.
+   * zlib state it may hold) at once. Events already parsed from the current
+   * chunk are still emitted, as ws does.
    *
    * @param {Error} err The error, if any
    * @param {Function} callback Callback
@@ -125,7 +125,6 @@ class Receiver extends Writable {
    */
   _destroy(err, callback) {
     this._parser = null;
-    this._owned = null;
     callback(err);
   }
 
@@ -280,7 +279,6 @@ class Receiver extends Writable {
   fail() {
     const cb = this._cb;
 
-    this._errored = true;
     this._parser = null;
     this._chunk = null;
     this._owned = null;

@@ -616,6 +616,33 @@ describe('Receiver: allowSynchronousEvents', () => {
   });
 });
 
+describe('Receiver: destroyed from a handler', () => {
+  it('keeps emitting the events already parsed from the chunk, like ws', async () => {
+    const bytes = frames(CLIENT, [
+      { opcode: OP.TEXT, payload: 'one' },
+      { opcode: OP.BINARY, payload: [1], fin: false },
+      { opcode: OP.CONTINUATION, payload: [2] },
+      { opcode: OP.PING, payload: 'p' }
+    ]);
+    const results = [];
+    for (const impl of IMPLS) {
+      const receiver = makeReceiver(impl);
+      const events = record(receiver);
+      receiver.once('message', () => receiver.destroy());
+      receiver.write(Buffer.from(bytes));
+      receiver.write(frame(CLIENT, { opcode: OP.TEXT, payload: 'later' }));
+      await settle();
+      results.push(events);
+    }
+    expect(results[0]).toEqual(results[1]);
+    expect(results[0].map(([name]) => name)).toEqual([
+      'message',
+      'message',
+      'ping'
+    ]);
+  });
+});
+
 describe('Receiver: the shared native event area', () => {
   it('a handler that drives another receiver does not disturb the events being emitted', async () => {
     const outer = new Receiver();
