@@ -389,10 +389,11 @@ class PerMessageDeflate {
   _compressNow(data, fin) {
     if (this[kDeflateBusy] || this[kDeflateJobs].length) return null;
 
-    const bytes = toBytes(data);
+    const length =
+      typeof data === 'string' ? Buffer.byteLength(data) : data.length;
 
-    if (bytes.length > DEFLATE_INLINE_MAX_BYTES) return null;
-    return deflaterOf(this).compress(bytes, fin);
+    if (length > DEFLATE_INLINE_MAX_BYTES) return null;
+    return deflaterOf(this).compress(toBytes(data), fin);
   }
 }
 
