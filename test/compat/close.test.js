@@ -18,7 +18,7 @@ import { OP } from '../helpers/wire.js';
 afterEach(cleanup);
 
 describeEach('closing', (impl) => {
-  it('client close(code, reason): both sides report the code and reason; the client\'s CloseEvent is clean', async () => {
+  it("client close(code, reason): both sides report the code and reason; the client's CloseEvent is clean", async () => {
     const { client, serverWs } = await openPair(impl);
     let closeEvent;
     client.addEventListener('close', (event) => {
@@ -31,7 +31,11 @@ describeEach('closing', (impl) => {
     expect([serverCode, serverReason.toString()]).toEqual([1000, 'bye']);
     expect([clientCode, clientReason.toString()]).toEqual([1000, 'bye']);
     expect(Buffer.isBuffer(clientReason)).toBe(true);
-    expect([closeEvent.code, closeEvent.reason, closeEvent.wasClean]).toEqual([1000, 'bye', true]);
+    expect([closeEvent.code, closeEvent.reason, closeEvent.wasClean]).toEqual([
+      1000,
+      'bye',
+      true
+    ]);
     expect([client.readyState, serverWs.readyState]).toEqual([3, 3]);
   });
 
@@ -49,16 +53,23 @@ describeEach('closing', (impl) => {
     client.close();
     const [, serverCode, serverReason] = await serverWs.events.wait('close');
     const [, clientCode, clientReason] = await client.events.wait('close');
-    expect([serverCode, serverReason.length, clientCode, clientReason.length]).toEqual([
-      1005, 0, 1005, 0
-    ]);
+    expect([
+      serverCode,
+      serverReason.length,
+      clientCode,
+      clientReason.length
+    ]).toEqual([1005, 0, 1005, 0]);
   });
 
   it('close(code) without a reason reports an empty Buffer as reason', async () => {
     const { client, serverWs } = await openPair(impl);
     serverWs.close(1001);
     const [, code, reason] = await client.events.wait('close');
-    expect([code, Buffer.isBuffer(reason), reason.length]).toEqual([1001, true, 0]);
+    expect([code, Buffer.isBuffer(reason), reason.length]).toEqual([
+      1001,
+      true,
+      0
+    ]);
   });
 
   it('close(code, Buffer) and close(code, Uint8Array) send the bytes as the reason', async () => {
@@ -86,7 +97,9 @@ describeEach('closing', (impl) => {
     expect(client.readyState).toBe(2);
     const [, clientCode, clientReason] = await client.events.wait('close');
     const [, serverCode] = await serverWs.events.wait('close');
-    expect([clientCode, clientReason.length, serverCode]).toEqual([1006, 0, 1006]);
+    expect([clientCode, clientReason.length, serverCode]).toEqual([
+      1006, 0, 1006
+    ]);
     expect(client.readyState).toBe(3);
     expect(client.events.of('error')).toEqual([]);
   });
@@ -137,7 +150,9 @@ describeEach('closing', (impl) => {
     ws.close();
     expect(ws.readyState).toBe(2);
     const [, error] = await events.wait('error');
-    expect(error.message).toBe('WebSocket was closed before the connection was established');
+    expect(error.message).toBe(
+      'WebSocket was closed before the connection was established'
+    );
     const [, code] = await events.wait('close');
     expect(code).toBe(1006);
     expect(events.names()).toEqual(['error', 'close']);
@@ -150,13 +165,17 @@ describeEach('closing', (impl) => {
     const events = recordEvents(ws);
     ws.terminate();
     const [, error] = await events.wait('error');
-    expect(error.message).toBe('WebSocket was closed before the connection was established');
+    expect(error.message).toBe(
+      'WebSocket was closed before the connection was established'
+    );
     const [, code] = await events.wait('close');
     expect(code).toBe(1006);
   });
 
   it('closeTimeout: a client whose server never answers the close frame gives up after the timeout (1006)', async () => {
-    const ctx = await openPeer(impl, 'client', { clientOptions: { closeTimeout: 100 } });
+    const ctx = await openPeer(impl, 'client', {
+      clientOptions: { closeTimeout: 100 }
+    });
     const started = Date.now();
     ctx.ws.close(1000);
     const [, code] = await ctx.events.wait('close', 3000);
@@ -167,7 +186,9 @@ describeEach('closing', (impl) => {
   });
 
   it('closeTimeout: a server whose client never answers the close frame gives up after the timeout (1006)', async () => {
-    const ctx = await openPeer(impl, 'server', { serverOptions: { closeTimeout: 100 } });
+    const ctx = await openPeer(impl, 'server', {
+      serverOptions: { closeTimeout: 100 }
+    });
     const started = Date.now();
     ctx.ws.close(1000);
     const [, code] = await ctx.events.wait('close', 3000);
@@ -203,7 +224,7 @@ describeEach('closing', (impl) => {
     expect(serverClosed).toBe(true);
   });
 
-  it('the server-side socket reports its client\'s close', async () => {
+  it("the server-side socket reports its client's close", async () => {
     const { client, serverWs, server } = await openPair(impl);
     expect(server.wss.clients.size).toBe(1);
     client.close(1000);

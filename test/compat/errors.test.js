@@ -3,7 +3,13 @@
 
 import { afterEach, describe, expect, it } from 'vitest';
 
-import { cleanup, openPair, openPeer, startServer, track } from '../helpers/harness.js';
+import {
+  cleanup,
+  openPair,
+  openPeer,
+  startServer,
+  track
+} from '../helpers/harness.js';
 import { describeEach } from '../helpers/implementations.js';
 
 afterEach(cleanup);
@@ -52,11 +58,17 @@ describeEach('misuse', (impl) => {
     it('a reason over 123 bytes throws RangeError, counted in UTF-8 bytes', async () => {
       const { client } = await openPair(impl);
       const message = 'The message must not be greater than 123 bytes';
-      expect(() => client.close(1000, 'x'.repeat(124))).toThrow(new RangeError(message));
+      expect(() => client.close(1000, 'x'.repeat(124))).toThrow(
+        new RangeError(message)
+      );
       const second = await openPair(impl);
-      expect(() => second.client.close(1000, 'é'.repeat(62))).toThrow(new RangeError(message));
+      expect(() => second.client.close(1000, 'é'.repeat(62))).toThrow(
+        new RangeError(message)
+      );
       const third = await openPair(impl);
-      expect(() => third.client.close(1000, Buffer.alloc(124))).toThrow(new RangeError(message));
+      expect(() => third.client.close(1000, Buffer.alloc(124))).toThrow(
+        new RangeError(message)
+      );
     });
 
     const INVALID_REASONS = [
@@ -68,7 +80,9 @@ describeEach('misuse', (impl) => {
     for (const [name, make] of INVALID_REASONS) {
       it(`close(1000, ${name}) throws TypeError "${BAD_REASON}" and sends nothing`, async () => {
         const ctx = await openPeer(impl, 'server');
-        expect(() => ctx.ws.close(1000, make())).toThrow(new TypeError(BAD_REASON));
+        expect(() => ctx.ws.close(1000, make())).toThrow(
+          new TypeError(BAD_REASON)
+        );
         expect(await ctx.peer.framesWithin(30)).toEqual([]);
       });
     }
@@ -114,16 +128,26 @@ describeEach('misuse', (impl) => {
       it(`${method}() with more than 125 bytes throws RangeError`, async () => {
         const { client } = await openPair(impl);
         const message = 'The data size must not be greater than 125 bytes';
-        expect(() => client[method](Buffer.alloc(126))).toThrow(new RangeError(message));
-        expect(() => client[method]('x'.repeat(126))).toThrow(new RangeError(message));
-        expect(() => client[method]('é'.repeat(63))).toThrow(new RangeError(message));
+        expect(() => client[method](Buffer.alloc(126))).toThrow(
+          new RangeError(message)
+        );
+        expect(() => client[method]('x'.repeat(126))).toThrow(
+          new RangeError(message)
+        );
+        expect(() => client[method]('é'.repeat(63))).toThrow(
+          new RangeError(message)
+        );
       });
 
       it(`${method}() after close reports "not open" through the callback, without throwing`, async () => {
         const { client } = await openPair(impl);
         client.close();
-        const error = await new Promise((resolve) => client[method]('x', undefined, resolve));
-        expect(error.message).toBe('WebSocket is not open: readyState 2 (CLOSING)');
+        const error = await new Promise((resolve) =>
+          client[method]('x', undefined, resolve)
+        );
+        expect(error.message).toBe(
+          'WebSocket is not open: readyState 2 (CLOSING)'
+        );
       });
 
       it(`${method}() turns numbers into text and accepts (data, cb) and (cb) forms`, async () => {
@@ -136,7 +160,11 @@ describeEach('misuse', (impl) => {
         client[method](() => done.push('no data'));
         client[method]('text', () => done.push('text'));
         const got = await serverWs.events.waitCount(event, 3);
-        expect(got.map(([, data]) => data.toString())).toEqual(['12345', '', 'text']);
+        expect(got.map(([, data]) => data.toString())).toEqual([
+          '12345',
+          '',
+          'text'
+        ]);
         await new Promise((resolve) => setTimeout(resolve, 10));
         expect(done).toEqual(['number', 'no data', 'text']);
       });
@@ -147,15 +175,21 @@ describeEach('misuse', (impl) => {
     it('WebSocketServer without port, server or noServer throws TypeError', () => {
       const message =
         'One and only one of the "port", "server", or "noServer" options must be specified';
-      expect(() => new impl.WebSocketServer({})).toThrow(new TypeError(message));
-      expect(() => new impl.WebSocketServer({ port: 0, noServer: true })).toThrow(
+      expect(() => new impl.WebSocketServer({})).toThrow(
         new TypeError(message)
       );
+      expect(
+        () => new impl.WebSocketServer({ port: 0, noServer: true })
+      ).toThrow(new TypeError(message));
     });
 
     it('an unsupported protocolVersion throws RangeError', () => {
-      expect(() => new impl.WebSocket('ws://127.0.0.1:1', { protocolVersion: 1000 })).toThrow(
-        new RangeError('Unsupported protocol version: 1000 (supported versions: 8, 13)')
+      expect(
+        () => new impl.WebSocket('ws://127.0.0.1:1', { protocolVersion: 1000 })
+      ).toThrow(
+        new RangeError(
+          'Unsupported protocol version: 1000 (supported versions: 8, 13)'
+        )
       );
     });
 
@@ -184,10 +218,12 @@ describeEach('misuse', (impl) => {
       expect(() => new impl.WebSocket('ws://127.0.0.1:1', ['a', 'a'])).toThrow(
         new SyntaxError(message)
       );
-      expect(() => new impl.WebSocket('ws://127.0.0.1:1', 'with space')).toThrow(
+      expect(
+        () => new impl.WebSocket('ws://127.0.0.1:1', 'with space')
+      ).toThrow(new SyntaxError(message));
+      expect(() => new impl.WebSocket('ws://127.0.0.1:1', [''])).toThrow(
         new SyntaxError(message)
       );
-      expect(() => new impl.WebSocket('ws://127.0.0.1:1', [''])).toThrow(new SyntaxError(message));
     });
 
     it('http: and https: URLs are rewritten to ws: and wss:', async () => {

@@ -20,9 +20,12 @@ describeEach('events and state', (impl) => {
   describe('order and readyState', () => {
     it('the ready-state constants are on the class and on instances', () => {
       const { WebSocket } = impl;
-      expect([WebSocket.CONNECTING, WebSocket.OPEN, WebSocket.CLOSING, WebSocket.CLOSED]).toEqual([
-        0, 1, 2, 3
-      ]);
+      expect([
+        WebSocket.CONNECTING,
+        WebSocket.OPEN,
+        WebSocket.CLOSING,
+        WebSocket.CLOSED
+      ]).toEqual([0, 1, 2, 3]);
       expect([
         WebSocket.prototype.CONNECTING,
         WebSocket.prototype.OPEN,
@@ -64,7 +67,7 @@ describeEach('events and state', (impl) => {
       expect(serverOrder).toEqual(['headers', 'connection']);
     });
 
-    it('url, protocol, extensions and isPaused read as ws\'s', async () => {
+    it("url, protocol, extensions and isPaused read as ws's", async () => {
       const { client, serverWs, server } = await openPair(impl, {
         serverOptions: { perMessageDeflate: true },
         protocols: ['chat']
@@ -153,7 +156,9 @@ describeEach('events and state', (impl) => {
       const got = [];
       client.on('message', (data, isBinary) => got.push([data, isBinary]));
       const next = () =>
-        new Promise((resolve) => client.once('message', (data, isBinary) => resolve([data, isBinary])));
+        new Promise((resolve) =>
+          client.once('message', (data, isBinary) => resolve([data, isBinary]))
+        );
 
       let pending = next();
       serverWs.send(Buffer.from('nb'));
@@ -223,13 +228,24 @@ describeEach('events and state', (impl) => {
       const ws = new impl.WebSocket(server.url);
       track(() => ws.terminate());
       const seen = [];
-      const onopen = (event) => seen.push(['open', event.type, event.target === ws]);
+      const onopen = (event) =>
+        seen.push(['open', event.type, event.target === ws]);
       ws.onopen = onopen;
       ws.onmessage = (event) =>
-        seen.push(['message', event.type, Buffer.isBuffer(event.data) ? 'buffer' : event.data]);
+        seen.push([
+          'message',
+          event.type,
+          Buffer.isBuffer(event.data) ? 'buffer' : event.data
+        ]);
       const closed = new Promise((resolve) => {
         ws.onclose = (event) => {
-          seen.push(['close', event.type, event.code, event.reason, event.wasClean]);
+          seen.push([
+            'close',
+            event.type,
+            event.code,
+            event.reason,
+            event.wasClean
+          ]);
           resolve();
         };
       });
@@ -277,12 +293,20 @@ describeEach('events and state', (impl) => {
       const listener = (event) => calls.push(['fn', event.data]);
       client.addEventListener('message', listener);
       client.addEventListener('message', listener);
-      client.addEventListener('message', (event) => calls.push(['once', event.data]), {
-        once: true
-      });
+      client.addEventListener(
+        'message',
+        (event) => calls.push(['once', event.data]),
+        {
+          once: true
+        }
+      );
       client.addEventListener('message', {
         handleEvent(event) {
-          calls.push(['object', event.data, this === undefined ? 'no this' : 'this']);
+          calls.push([
+            'object',
+            event.data,
+            this === undefined ? 'no this' : 'this'
+          ]);
         }
       });
       client.addEventListener('ping', () => calls.push(['ping']));

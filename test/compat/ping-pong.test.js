@@ -14,7 +14,10 @@ describeEach('ping and pong', (impl) => {
     client.ping('hello?');
     const [, pinged] = await serverWs.events.wait('ping');
     const [, ponged] = await client.events.wait('pong');
-    expect([pinged.toString(), ponged.toString()]).toEqual(['hello?', 'hello?']);
+    expect([pinged.toString(), ponged.toString()]).toEqual([
+      'hello?',
+      'hello?'
+    ]);
   });
 
   it('a server ping is answered automatically by the client', async () => {
@@ -22,11 +25,16 @@ describeEach('ping and pong', (impl) => {
     serverWs.ping(Buffer.from([1, 2, 3]));
     const [, pinged] = await client.events.wait('ping');
     const [, ponged] = await serverWs.events.wait('pong');
-    expect([pinged.toString('hex'), ponged.toString('hex')]).toEqual(['010203', '010203']);
+    expect([pinged.toString('hex'), ponged.toString('hex')]).toEqual([
+      '010203',
+      '010203'
+    ]);
   });
 
   it('autoPong: false on the server: the ping is reported, no pong comes back', async () => {
-    const { client, serverWs } = await openPair(impl, { serverOptions: { autoPong: false } });
+    const { client, serverWs } = await openPair(impl, {
+      serverOptions: { autoPong: false }
+    });
     client.ping('anyone');
     await serverWs.events.wait('ping');
     await sleep(50);
@@ -34,7 +42,9 @@ describeEach('ping and pong', (impl) => {
   });
 
   it('autoPong: false on the client: the ping is reported, no pong comes back', async () => {
-    const { client, serverWs } = await openPair(impl, { clientOptions: { autoPong: false } });
+    const { client, serverWs } = await openPair(impl, {
+      clientOptions: { autoPong: false }
+    });
     serverWs.ping('anyone');
     await client.events.wait('ping');
     await sleep(50);
@@ -64,7 +74,9 @@ describeEach('ping and pong', (impl) => {
 
   it('the ping callback runs once the frame is written', async () => {
     const { client } = await openPair(impl);
-    const error = await new Promise((resolve) => client.ping('cb', undefined, resolve));
+    const error = await new Promise((resolve) =>
+      client.ping('cb', undefined, resolve)
+    );
     expect(error == null).toBe(true);
   });
 });

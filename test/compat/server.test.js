@@ -37,7 +37,10 @@ async function attempt(impl, url, protocols, options = {}) {
     });
     res.on('end', () => {
       res.body = body;
-      ws.emit('error', new Error(`Unexpected server response: ${res.statusCode}`));
+      ws.emit(
+        'error',
+        new Error(`Unexpected server response: ${res.statusCode}`)
+      );
       ws.terminate();
     });
   });
@@ -58,7 +61,9 @@ describeEach('WebSocketServer', (impl) => {
       });
       let connections = 0;
       server.wss.on('connection', () => connections++);
-      const refused = await attempt(impl, server.url, undefined, { origin: 'https://a.example' });
+      const refused = await attempt(impl, server.url, undefined, {
+        origin: 'https://a.example'
+      });
       expect(refused.first[0]).toBe('error');
       expect(refused.response.statusCode).toBe(401);
       allow = true;
@@ -73,14 +78,19 @@ describeEach('WebSocketServer', (impl) => {
     it('async (info, cb): cb(false, code, message, headers) answers with them', async () => {
       const server = await startServer(impl, {
         verifyClient: (info, cb) => {
-          setTimeout(() => cb(false, 403, 'Go away', { 'X-Why': 'testing' }), 5);
+          setTimeout(
+            () => cb(false, 403, 'Go away', { 'X-Why': 'testing' }),
+            5
+          );
         }
       });
       const { first, response } = await attempt(impl, server.url);
       expect(first[0]).toBe('error');
       expect(response.statusCode).toBe(403);
       expect(response.headers['x-why']).toBe('testing');
-      await new Promise((resolve) => (response.body !== undefined ? resolve() : response.on('end', resolve)));
+      await new Promise((resolve) =>
+        response.body !== undefined ? resolve() : response.on('end', resolve)
+      );
       expect(response.body).toBe('Go away');
     });
 
@@ -113,14 +123,20 @@ describeEach('WebSocketServer', (impl) => {
 
     it('without handleProtocols the first offered protocol is chosen', async () => {
       const server = await startServer(impl);
-      const client = await connectClient(impl, server.url, {}, ['first', 'second']);
+      const client = await connectClient(impl, server.url, {}, [
+        'first',
+        'second'
+      ]);
       expect(client.protocol).toBe('first');
     });
 
     it('handleProtocols returning false sends no protocol and the client fails: "Server sent no subprotocol"', async () => {
       const server = await startServer(impl, { handleProtocols: () => false });
       const { first, events } = await attempt(impl, server.url, ['x']);
-      expect([first[0], first[1].message]).toEqual(['error', 'Server sent no subprotocol']);
+      expect([first[0], first[1].message]).toEqual([
+        'error',
+        'Server sent no subprotocol'
+      ]);
       const [, code] = await events.wait('close');
       expect(code).toBe(1006);
     });
@@ -141,13 +157,17 @@ describeEach('WebSocketServer', (impl) => {
   describe('path, server and noServer modes', () => {
     it('path: only that path is upgraded (query strings ignored); others get 400', async () => {
       const server = await startServer(impl, { path: '/chat' });
-      expect((await attempt(impl, `${server.url}/chat?room=1`)).first[0]).toBe('open');
+      expect((await attempt(impl, `${server.url}/chat?room=1`)).first[0]).toBe(
+        'open'
+      );
       const other = await attempt(impl, `${server.url}/other`);
       expect(other.response.statusCode).toBe(400);
     });
 
     it('server: shares an http.Server that keeps answering plain requests', async () => {
-      const { server, port } = await startHttpServer((req, res) => res.end('plain http'));
+      const { server, port } = await startHttpServer((req, res) =>
+        res.end('plain http')
+      );
       const wss = new impl.WebSocketServer({ server });
       track(() => new Promise((resolve) => wss.close(resolve)));
       const connected = once(wss, 'connection');
@@ -169,7 +189,9 @@ describeEach('WebSocketServer', (impl) => {
     it('noServer + handleUpgrade: the callback gets the socket and request; handling the same socket twice throws', async () => {
       const wss = new impl.WebSocketServer({ noServer: true });
       track(() => new Promise((resolve) => wss.close(resolve)));
-      expect(() => wss.address()).toThrow(new Error('The server is operating in "noServer" mode'));
+      expect(() => wss.address()).toThrow(
+        new Error('The server is operating in "noServer" mode')
+      );
       let secondCall;
       const { port, server } = await startHttpServer();
       server.on('upgrade', (req, socket, head) => {
@@ -199,7 +221,9 @@ describeEach('WebSocketServer', (impl) => {
       const server = await startServer(impl);
       server.wss.shouldHandle = (req) => req.url === '/yes';
       expect((await attempt(impl, `${server.url}/yes`)).first[0]).toBe('open');
-      expect((await attempt(impl, `${server.url}/no`)).response.statusCode).toBe(400);
+      expect(
+        (await attempt(impl, `${server.url}/no`)).response.statusCode
+      ).toBe(400);
     });
 
     it('the WebSocket option picks the class of server-side sockets', async () => {
@@ -248,14 +272,16 @@ describeEach('WebSocketServer', (impl) => {
       const seen = [];
       server.wss.on('wsClientError', (error, socket, req) => {
         seen.push([error.message, typeof socket.write, req.method]);
-        socket.end('HTTP/1.1 418 I\'m a Teapot\r\nConnection: close\r\n\r\n');
+        socket.end("HTTP/1.1 418 I'm a Teapot\r\nConnection: close\r\n\r\n");
       });
       const response = await rawRequest(
         server.port,
         handshakeRequest({ key: 'not a valid key' }).text
       );
       expect(response.statusCode).toBe(418);
-      expect(seen).toEqual([['Missing or invalid Sec-WebSocket-Key header', 'function', 'GET']]);
+      expect(seen).toEqual([
+        ['Missing or invalid Sec-WebSocket-Key header', 'function', 'GET']
+      ]);
     });
 
     it('close(cb) calls cb once closed; a second close(cb) gets "The server is not running"', async () => {
@@ -283,10 +309,13 @@ describeEach('WebSocketServer', (impl) => {
         server.port,
         'GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'
       );
-      expect([response.statusCode, response.body]).toEqual([426, 'Upgrade Required']);
+      expect([response.statusCode, response.body]).toEqual([
+        426,
+        'Upgrade Required'
+      ]);
     });
 
-    it('the server options are exposed as wss.options with ws\'s defaults', async () => {
+    it("the server options are exposed as wss.options with ws's defaults", async () => {
       const server = await startServer(impl);
       const { options } = server.wss;
       expect({

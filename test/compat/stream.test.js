@@ -5,7 +5,14 @@ import { Readable, Writable } from 'node:stream';
 
 import { afterEach, expect, it } from 'vitest';
 
-import { cleanup, once, openPair, recordEvents, startServer, track } from '../helpers/harness.js';
+import {
+  cleanup,
+  once,
+  openPair,
+  recordEvents,
+  startServer,
+  track
+} from '../helpers/harness.js';
 import { describeEach } from '../helpers/implementations.js';
 
 afterEach(cleanup);
@@ -26,7 +33,9 @@ describeEach('createWebSocketStream', (impl) => {
 
   it('readableObjectMode turns text messages into strings and keeps binary as Buffers', async () => {
     const { client, serverWs } = await openPair(impl);
-    const duplex = impl.createWebSocketStream(client, { readableObjectMode: true });
+    const duplex = impl.createWebSocketStream(client, {
+      readableObjectMode: true
+    });
     const got = [];
     duplex.on('data', (chunk) => got.push(chunk));
     serverWs.send('text');

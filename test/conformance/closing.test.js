@@ -20,11 +20,14 @@ afterEach(cleanup);
 
 // §7.4.1 defined codes an endpoint may receive, plus the §7.4.2 ranges for libraries and private use.
 const VALID_CODES = [
-  1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 3999, 4000, 4999
+  1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000,
+  3999, 4000, 4999
 ];
 // 1004 is reserved; 1005, 1006 and 1015 MUST NOT be set in a close frame (§7.4.1); 0-999 are not
 // used, 1016-2999 are reserved for this RFC and its extensions, and codes above 4999 do not exist.
-const INVALID_CODES = [0, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 65535];
+const INVALID_CODES = [
+  0, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 65535
+];
 
 function closeTimeoutOptions(role, closeTimeout) {
   return role === 'server'
@@ -93,7 +96,10 @@ describeEach('RFC 6455 §5.5.1 / §7 closing', (impl) => {
 
       it('§5.5.1: a close frame arriving in two chunks, cut at every byte, is read the same', async () => {
         const probe = attachPeer(impl, role);
-        const bytes = probe.peer.encode({ opcode: OP.CLOSE, payload: closePayload(4321, 'fin κόσμε') });
+        const bytes = probe.peer.encode({
+          opcode: OP.CLOSE,
+          payload: closePayload(4321, 'fin κόσμε')
+        });
         const wrong = [];
         for (let cut = 1; cut < bytes.length; cut++) {
           const ctx = attachPeer(impl, role);
@@ -146,7 +152,7 @@ describeEach('RFC 6455 §5.5.1 / §7 closing', (impl) => {
         expect(ctx.ws.readyState).toBe(3);
       });
 
-      it('§7.1.5: close() without a code sends an empty close frame; the peer\'s empty answer reports 1005', async () => {
+      it("§7.1.5: close() without a code sends an empty close frame; the peer's empty answer reports 1005", async () => {
         const ctx = await openPeer(impl, role);
         ctx.ws.close();
         const frame = await ctx.peer.nextFrame();
@@ -201,14 +207,16 @@ describeEach('RFC 6455 §5.5.1 / §7 closing', (impl) => {
           ctx.ws.send('after close', (error) => resolve(error))
         );
         expect(result).toBeInstanceOf(Error);
-        expect(result.message).toBe('WebSocket is not open: readyState 2 (CLOSING)');
+        expect(result.message).toBe(
+          'WebSocket is not open: readyState 2 (CLOSING)'
+        );
         ctx.ws.ping('p', undefined, () => {});
         const first = await ctx.peer.nextFrame();
         expect(first.opcode).toBe(OP.CLOSE);
         expect(await ctx.peer.framesWithin(50)).toEqual([]);
       });
 
-      it('§7.1.2: messages that arrive after close() was called, before the peer\'s close frame, are still delivered', async () => {
+      it("§7.1.2: messages that arrive after close() was called, before the peer's close frame, are still delivered", async () => {
         const ctx = await openPeer(impl, role);
         ctx.ws.close(1000);
         await ctx.peer.nextFrame();
@@ -281,7 +289,7 @@ describeEach('RFC 6455 §5.5.1 / §7 closing', (impl) => {
     expect(code).toBe(1001);
   });
 
-  it('§7.1.1: a client that received the server\'s close frame answers it and closes cleanly', async () => {
+  it("§7.1.1: a client that received the server's close frame answers it and closes cleanly", async () => {
     const ctx = await openPeer(impl, 'client');
     ctx.peer.sendClose(1000, 'server done');
     const { close } = await ctx.peer.readUntilClose();

@@ -15,11 +15,17 @@ describeEach('RFC 6455 §5.4 fragmentation', (impl) => {
       it('§5.4: a text message in three fragments is delivered once, concatenated', async () => {
         const ctx = await openPeer(impl, role);
         ctx.peer.sendFrame({ opcode: OP.TEXT, payload: 'frag', fin: false });
-        ctx.peer.sendFrame({ opcode: OP.CONTINUATION, payload: 'men', fin: false });
+        ctx.peer.sendFrame({
+          opcode: OP.CONTINUATION,
+          payload: 'men',
+          fin: false
+        });
         ctx.peer.sendFrame({ opcode: OP.CONTINUATION, payload: 'ted' });
         ctx.peer.sendFrame({ opcode: OP.TEXT, payload: 'next' });
         const messages = await ctx.events.waitCount('message', 2);
-        expect(messages.map(([, data, isBinary]) => [data.toString(), isBinary])).toEqual([
+        expect(
+          messages.map(([, data, isBinary]) => [data.toString(), isBinary])
+        ).toEqual([
           ['fragmented', false],
           ['next', false]
         ]);
@@ -38,7 +44,10 @@ describeEach('RFC 6455 §5.4 fragmentation', (impl) => {
         ctx.peer.sendFrame({ opcode: OP.TEXT, payload: 'Hello, ', fin: false });
         ctx.peer.sendFrame({ opcode: OP.PING, payload: 'mid' });
         const pong = await ctx.peer.nextFrame();
-        expect([pong.opcode, pong.payload.toString()]).toEqual([OP.PONG, 'mid']);
+        expect([pong.opcode, pong.payload.toString()]).toEqual([
+          OP.PONG,
+          'mid'
+        ]);
         expect(ctx.events.of('message')).toEqual([]);
         ctx.peer.sendFrame({ opcode: OP.PONG, payload: 'unasked' });
         ctx.peer.sendFrame({ opcode: OP.CONTINUATION, payload: 'World!' });
@@ -46,11 +55,7 @@ describeEach('RFC 6455 §5.4 fragmentation', (impl) => {
         expect(data.toString()).toBe('Hello, World!');
         expect(
           ctx.events.names().filter((n) => n !== 'open' && n !== 'upgrade')
-        ).toEqual([
-          'ping',
-          'pong',
-          'message'
-        ]);
+        ).toEqual(['ping', 'pong', 'message']);
       });
 
       it('§5.4: 200 one-byte fragments are reassembled', async () => {
@@ -74,9 +79,21 @@ describeEach('RFC 6455 §5.4 fragmentation', (impl) => {
       it('§5.4: empty fragments (first, middle and last) are allowed', async () => {
         const ctx = await openPeer(impl, role);
         ctx.peer.sendFrame({ opcode: OP.TEXT, payload: '', fin: false });
-        ctx.peer.sendFrame({ opcode: OP.CONTINUATION, payload: 'a', fin: false });
-        ctx.peer.sendFrame({ opcode: OP.CONTINUATION, payload: '', fin: false });
-        ctx.peer.sendFrame({ opcode: OP.CONTINUATION, payload: 'b', fin: false });
+        ctx.peer.sendFrame({
+          opcode: OP.CONTINUATION,
+          payload: 'a',
+          fin: false
+        });
+        ctx.peer.sendFrame({
+          opcode: OP.CONTINUATION,
+          payload: '',
+          fin: false
+        });
+        ctx.peer.sendFrame({
+          opcode: OP.CONTINUATION,
+          payload: 'b',
+          fin: false
+        });
         ctx.peer.sendFrame({ opcode: OP.CONTINUATION, payload: '' });
         const [, data] = await ctx.events.wait('message');
         expect(data.toString()).toBe('ab');
@@ -103,7 +120,9 @@ describeEach('RFC 6455 §5.4 fragmentation', (impl) => {
           errorCode: 'WS_ERR_INVALID_OPCODE',
           allowMessages: true
         });
-        expect(ctx.events.of('message').map(([, data]) => data.toString())).toEqual(['ab']);
+        expect(
+          ctx.events.of('message').map(([, data]) => data.toString())
+        ).toEqual(['ab']);
       });
 
       for (const [name, opcode] of [
@@ -144,11 +163,31 @@ describeEach('RFC 6455 §5.4 fragmentation', (impl) => {
         const frames = [];
         for (let i = 0; i < 5; i++) frames.push(await ctx.peer.nextFrame());
         expect(
-          frames.map((f) => [f.opcode, f.fin, f.payload.toString('hex'), f.masked])
+          frames.map((f) => [
+            f.opcode,
+            f.fin,
+            f.payload.toString('hex'),
+            f.masked
+          ])
         ).toEqual([
-          [OP.TEXT, false, Buffer.from('one').toString('hex'), role === 'client'],
-          [OP.CONTINUATION, false, Buffer.from('two').toString('hex'), role === 'client'],
-          [OP.CONTINUATION, true, Buffer.from('three').toString('hex'), role === 'client'],
+          [
+            OP.TEXT,
+            false,
+            Buffer.from('one').toString('hex'),
+            role === 'client'
+          ],
+          [
+            OP.CONTINUATION,
+            false,
+            Buffer.from('two').toString('hex'),
+            role === 'client'
+          ],
+          [
+            OP.CONTINUATION,
+            true,
+            Buffer.from('three').toString('hex'),
+            role === 'client'
+          ],
           [OP.BINARY, false, '09', role === 'client'],
           [OP.CONTINUATION, true, '08', role === 'client']
         ]);

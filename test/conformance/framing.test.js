@@ -70,7 +70,10 @@ describeEach('RFC 6455 §5 framing', (impl) => {
               const opcode = type === 'binary' ? OP.BINARY : OP.TEXT;
               ctx.peer.sendFrame({ opcode, payload });
 
-              const [, data, isBinary] = await ctx.events.wait('message', 15000);
+              const [, data, isBinary] = await ctx.events.wait(
+                'message',
+                15000
+              );
               expect(isBinary).toBe(type === 'binary');
               expect(sameBytes(data, payload)).toBe('same');
 
@@ -97,8 +100,16 @@ describeEach('RFC 6455 §5 framing', (impl) => {
 
       it('§5.2: a length sent in a longer encoding than needed is accepted (16 and 64 bits)', async () => {
         const ctx = await openPeer(impl, role);
-        ctx.peer.sendFrame({ opcode: OP.TEXT, payload: 'short', lengthBytes: 2 });
-        ctx.peer.sendFrame({ opcode: OP.TEXT, payload: 'longer', lengthBytes: 8 });
+        ctx.peer.sendFrame({
+          opcode: OP.TEXT,
+          payload: 'short',
+          lengthBytes: 2
+        });
+        ctx.peer.sendFrame({
+          opcode: OP.TEXT,
+          payload: 'longer',
+          lengthBytes: 8
+        });
         const messages = await ctx.events.waitCount('message', 2);
         expect(messages.map(([, data]) => data.toString())).toEqual([
           'short',
@@ -123,18 +134,29 @@ describeEach('RFC 6455 §5 framing', (impl) => {
         const ctx = await openPeer(impl, role);
         const frames = [];
         for (let i = 0; i < 3000; i++) {
-          frames.push(ctx.peer.encode({ opcode: i % 2 ? OP.BINARY : OP.TEXT, payload: `${i}` }));
-          if (i % 2) frames.push(ctx.peer.encode({ opcode: OP.PING, payload: `p${i}` }));
+          frames.push(
+            ctx.peer.encode({
+              opcode: i % 2 ? OP.BINARY : OP.TEXT,
+              payload: `${i}`
+            })
+          );
+          if (i % 2)
+            frames.push(ctx.peer.encode({ opcode: OP.PING, payload: `p${i}` }));
         }
         ctx.peer.send(Buffer.concat(frames));
         const messages = await ctx.events.waitCount('message', 3000, 10000);
         expect(messages.map(([, data]) => data.toString())).toEqual(
           Array.from({ length: 3000 }, (_, i) => `${i}`)
         );
-        expect(messages.every(([, , isBinary], i) => isBinary === (i % 2 === 1))).toBe(true);
+        expect(
+          messages.every(([, , isBinary], i) => isBinary === (i % 2 === 1))
+        ).toBe(true);
         const pongs = [];
-        for (let i = 0; i < 1500; i++) pongs.push((await ctx.peer.nextFrame()).payload.toString());
-        expect(pongs).toEqual(Array.from({ length: 1500 }, (_, i) => `p${2 * i + 1}`));
+        for (let i = 0; i < 1500; i++)
+          pongs.push((await ctx.peer.nextFrame()).payload.toString());
+        expect(pongs).toEqual(
+          Array.from({ length: 1500 }, (_, i) => `p${2 * i + 1}`)
+        );
       });
 
       it('§5.2: frames arriving one byte per write over TCP are parsed', async () => {
@@ -259,9 +281,9 @@ describeEach('RFC 6455 §5 framing', (impl) => {
 
 describe('frame builder self-check', () => {
   it('encodes the RFC 6455 §5.7 examples byte for byte', () => {
-    expect(encodeFrame({ opcode: OP.TEXT, payload: 'Hello' }).toString('hex')).toBe(
-      '810548656c6c6f'
-    );
+    expect(
+      encodeFrame({ opcode: OP.TEXT, payload: 'Hello' }).toString('hex')
+    ).toBe('810548656c6c6f');
     expect(
       encodeFrame({
         opcode: OP.TEXT,
@@ -271,7 +293,9 @@ describe('frame builder self-check', () => {
       }).toString('hex')
     ).toBe('818537fa213d7f9f4d5158');
     expect(
-      encodeFrame({ opcode: OP.TEXT, payload: 'Hel', fin: false }).toString('hex')
+      encodeFrame({ opcode: OP.TEXT, payload: 'Hel', fin: false }).toString(
+        'hex'
+      )
     ).toBe('010348656c');
     expect(
       encodeFrame({ opcode: OP.BINARY, payload: Buffer.alloc(256) })

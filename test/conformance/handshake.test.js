@@ -3,7 +3,13 @@
 
 import { afterEach, describe, expect, it } from 'vitest';
 
-import { cleanup, recordEvents, startServer, track, within } from '../helpers/harness.js';
+import {
+  cleanup,
+  recordEvents,
+  startServer,
+  track,
+  within
+} from '../helpers/harness.js';
 import { describeEach } from '../helpers/implementations.js';
 import {
   acceptFor,
@@ -28,7 +34,10 @@ async function clientAgainst(impl, respond, protocols, options = {}) {
       : new impl.WebSocket(raw.url + '/chat?room=1', protocols, options);
   track(() => ws.terminate());
   const events = recordEvents(ws);
-  const outcome = await Promise.race([events.wait('open'), events.wait('error')]);
+  const outcome = await Promise.race([
+    events.wait('open'),
+    events.wait('error')
+  ]);
   return { raw, ws, events, outcome };
 }
 
@@ -41,12 +50,17 @@ describeEach('RFC 6455 §4 opening handshake', (impl) => {
       const { head } = await readHead(socket);
       const [statusLine, ...lines] = head.split('\r\n');
       const headers = Object.fromEntries(
-        lines.map((line) => [line.slice(0, line.indexOf(':')).toLowerCase(), line.slice(line.indexOf(':') + 1).trim()])
+        lines.map((line) => [
+          line.slice(0, line.indexOf(':')).toLowerCase(),
+          line.slice(line.indexOf(':') + 1).trim()
+        ])
       );
       expect(statusLine).toBe('HTTP/1.1 101 Switching Protocols');
       expect(headers.upgrade.toLowerCase()).toBe('websocket');
       expect(headers.connection.toLowerCase()).toBe('upgrade');
-      expect(headers['sec-websocket-accept']).toBe('s3pPLMBiTxaQ9kYGzzhZRbK+xOo=');
+      expect(headers['sec-websocket-accept']).toBe(
+        's3pPLMBiTxaQ9kYGzzhZRbK+xOo='
+      );
       expect(headers['sec-websocket-protocol']).toBe(undefined);
       expect(headers['sec-websocket-extensions']).toBe(undefined);
     });
@@ -61,7 +75,10 @@ describeEach('RFC 6455 §4 opening handshake', (impl) => {
 
     it('§4.2.1: a request that is not GET is refused (405)', async () => {
       const server = await startServer(impl);
-      const response = await rawRequest(server.port, handshakeRequest({ method: 'PUT' }).text);
+      const response = await rawRequest(
+        server.port,
+        handshakeRequest({ method: 'PUT' }).text
+      );
       expect(response.statusCode).toBe(405);
     });
 
@@ -71,16 +88,24 @@ describeEach('RFC 6455 §4 opening handshake', (impl) => {
         server.port,
         handshakeRequest({ headers: { 'Sec-WebSocket-Version': '14' } }).text
       );
-      expect([response.statusCode, response.headers['sec-websocket-version']]).toEqual([
-        400,
-        '13, 8'
-      ]);
+      expect([
+        response.statusCode,
+        response.headers['sec-websocket-version']
+      ]).toEqual([400, '13, 8']);
     });
 
     it('§4.2.1: a Sec-WebSocket-Key that is not 16 bytes in base64 is refused (400)', async () => {
       const server = await startServer(impl);
-      for (const key of ['c2hvcnQ=', 'AAAAAAAAAAAAAAAAAAAAAAAA', 'dGhlIHNhbXBsZSBub25jZQ', '']) {
-        const response = await rawRequest(server.port, handshakeRequest({ key }).text);
+      for (const key of [
+        'c2hvcnQ=',
+        'AAAAAAAAAAAAAAAAAAAAAAAA',
+        'dGhlIHNhbXBsZSBub25jZQ',
+        ''
+      ]) {
+        const response = await rawRequest(
+          server.port,
+          handshakeRequest({ key }).text
+        );
         expect([key, response.statusCode]).toEqual([key, 400]);
       }
     });
@@ -99,8 +124,14 @@ describeEach('RFC 6455 §4 opening handshake', (impl) => {
         })
       );
       const socket = await openSocket(server.port);
-      const frame = encodeFrame({ opcode: OP.TEXT, payload: 'early bird', mask: true });
-      socket.write(Buffer.concat([Buffer.from(handshakeRequest().text), frame]));
+      const frame = encodeFrame({
+        opcode: OP.TEXT,
+        payload: 'early bird',
+        mask: true
+      });
+      socket.write(
+        Buffer.concat([Buffer.from(handshakeRequest().text), frame])
+      );
       const data = await within(received, 3000, 'the early message');
       expect(data.toString()).toBe('early bird');
       expect(order).toEqual(['connection, readyState 1', 'message']);
@@ -149,7 +180,9 @@ describeEach('RFC 6455 §4 opening handshake', (impl) => {
         () => ({ 'Sec-WebSocket-Protocol': 'wamp' }),
         ['soap', 'wamp']
       );
-      expect(raw.requests[0].headers['sec-websocket-protocol']).toBe('soap,wamp');
+      expect(raw.requests[0].headers['sec-websocket-protocol']).toBe(
+        'soap,wamp'
+      );
       expect(outcome[0]).toBe('open');
       expect(ws.protocol).toBe('wamp');
     });
@@ -157,7 +190,8 @@ describeEach('RFC 6455 §4 opening handshake', (impl) => {
     const REFUSALS = [
       [
         'a wrong Sec-WebSocket-Accept',
-        () => 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: AAAAAAAAAAAAAAAAAAAAAAAAAAA=\r\n\r\n',
+        () =>
+          'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: AAAAAAAAAAAAAAAAAAAAAAAAAAA=\r\n\r\n',
         undefined,
         'Invalid Sec-WebSocket-Accept header'
       ],
@@ -170,7 +204,8 @@ describeEach('RFC 6455 §4 opening handshake', (impl) => {
       ],
       [
         'a 200 answer',
-        () => 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok',
+        () =>
+          'HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok',
         undefined,
         'Unexpected server response: 200'
       ],
@@ -195,7 +230,11 @@ describeEach('RFC 6455 §4 opening handshake', (impl) => {
     ];
     for (const [name, respond, protocols, message] of REFUSALS) {
       it(`§4.1: the client MUST fail the connection on ${name}`, async () => {
-        const { events, outcome, ws } = await clientAgainst(impl, respond, protocols);
+        const { events, outcome, ws } = await clientAgainst(
+          impl,
+          respond,
+          protocols
+        );
         expect([outcome[0], outcome[1].message]).toEqual(['error', message]);
         const [, code] = await events.wait('close');
         expect(code).toBe(1006);
@@ -214,7 +253,9 @@ describeEach('RFC 6455 §4 opening handshake', (impl) => {
       peer.sendText('right after');
       const [, data] = await events.wait('message');
       expect(data.toString()).toBe('right after');
-      expect(events.names().indexOf('open')).toBeLessThan(events.names().indexOf('message'));
+      expect(events.names().indexOf('open')).toBeLessThan(
+        events.names().indexOf('message')
+      );
     });
   });
 });

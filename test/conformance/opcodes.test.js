@@ -31,7 +31,10 @@ describeEach('RFC 6455 §5.2 opcodes', (impl) => {
       it('§5.2: an empty frame with a reserved opcode MUST fail the connection (1002)', async () => {
         const ctx = await openPeer(impl, role);
         ctx.peer.sendFrame({ opcode: 0xb });
-        await expectFailure(ctx, { code: 1002, errorCode: 'WS_ERR_INVALID_OPCODE' });
+        await expectFailure(ctx, {
+          code: 1002,
+          errorCode: 'WS_ERR_INVALID_OPCODE'
+        });
       });
 
       it('§5.2: a reserved opcode inside a fragmented message MUST fail the connection (1002)', async () => {
@@ -50,7 +53,9 @@ describeEach('RFC 6455 §5.2 opcodes', (impl) => {
         ctx.peer.sendFrame({ opcode: OP.TEXT, payload: 'text' });
         ctx.peer.sendFrame({ opcode: OP.BINARY, payload: [1, 2, 3] });
         const messages = await ctx.events.waitCount('message', 2);
-        expect(messages.map(([, data, isBinary]) => [data.toString('hex'), isBinary])).toEqual([
+        expect(
+          messages.map(([, data, isBinary]) => [data.toString('hex'), isBinary])
+        ).toEqual([
           [Buffer.from('text').toString('hex'), false],
           ['010203', true]
         ]);

@@ -18,7 +18,11 @@ import {
   track
 } from '../helpers/harness.js';
 import { describeEach } from '../helpers/implementations.js';
-import { connectRaw, rawRequest, handshakeRequest } from '../helpers/raw-client.js';
+import {
+  connectRaw,
+  rawRequest,
+  handshakeRequest
+} from '../helpers/raw-client.js';
 import { listenRaw } from '../helpers/raw-server.js';
 import { feed, splitAt } from '../helpers/split-feeder.js';
 import { MessageDeflater, MessageInflater, OP } from '../helpers/wire.js';
@@ -40,7 +44,10 @@ function normalize(header) {
 /** Parameters in effect for each direction, from a negotiated parameter string. */
 function parseParams(params) {
   const out = {};
-  for (const part of params.split(';').map((p) => p.trim()).filter(Boolean)) {
+  for (const part of params
+    .split(';')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
     const [key, value] = part.split('=');
     out[key] = value === undefined ? true : Number(value);
   }
@@ -53,15 +60,21 @@ function parseParams(params) {
  * compressed. Returns the context plus the zlib settings of both directions.
  */
 async function openDeflate(impl, role, params = '', implOptions = {}) {
-  const header = params ? `permessage-deflate; ${params}` : 'permessage-deflate';
+  const header = params
+    ? `permessage-deflate; ${params}`
+    : 'permessage-deflate';
   const ctx =
     role === 'server'
       ? await openPeer(impl, 'server', {
-          serverOptions: { perMessageDeflate: { threshold: 0, ...implOptions } },
+          serverOptions: {
+            perMessageDeflate: { threshold: 0, ...implOptions }
+          },
           offer: header
         })
       : await openPeer(impl, 'client', {
-          clientOptions: { perMessageDeflate: { threshold: 0, ...implOptions } },
+          clientOptions: {
+            perMessageDeflate: { threshold: 0, ...implOptions }
+          },
           extensions: header
         });
   const negotiated = parseParams(params);
@@ -133,7 +146,10 @@ describeEach('RFC 7692 permessage-deflate', (impl) => {
         const messages = await ctx.events.waitCount('message', 2);
         expect(messages[0][1].toString()).toBe(text);
         expect(messages[0][2]).toBe(false);
-        expect([messages[1][1].toString('hex'), messages[1][2]]).toEqual(['01020304', true]);
+        expect([messages[1][1].toString('hex'), messages[1][2]]).toEqual([
+          '01020304',
+          true
+        ]);
       });
 
       it('§6.1: messages sent are compressed and carry RSV1 on the first frame only', async () => {
@@ -141,7 +157,9 @@ describeEach('RFC 7692 permessage-deflate', (impl) => {
         const text = 'sent compressed '.repeat(200);
         ctx.ws.send(text);
         const { frames, data } = await readCompressed(ctx);
-        expect(frames.map((f) => [f.opcode, f.rsv1, f.fin])).toEqual([[OP.TEXT, true, true]]);
+        expect(frames.map((f) => [f.opcode, f.rsv1, f.fin])).toEqual([
+          [OP.TEXT, true, true]
+        ]);
         expect(frames[0].payload.length).toBeLessThan(text.length / 4);
         expect(data.toString()).toBe(text);
       });
@@ -164,7 +182,10 @@ describeEach('RFC 7692 permessage-deflate', (impl) => {
         const ctx = await openDeflate(impl, role);
         ctx.ws.send('plain text', { compress: false });
         const frame = await ctx.peer.nextFrame();
-        expect([frame.rsv1, frame.payload.toString()]).toEqual([false, 'plain text']);
+        expect([frame.rsv1, frame.payload.toString()]).toEqual([
+          false,
+          'plain text'
+        ]);
       });
 
       it('§6.2: an uncompressed message (RSV1 clear) is accepted while the extension is in use', async () => {
@@ -183,26 +204,47 @@ describeEach('RFC 7692 permessage-deflate', (impl) => {
       });
 
       it('§6.2 + §5.2: compressed messages split at every byte, whole or in fragments, inflate the same', async () => {
-        const ctx = attachPeer(impl, role, { perMessageDeflate: { threshold: 0 } });
+        const ctx = attachPeer(impl, role, {
+          perMessageDeflate: { threshold: 0 }
+        });
         const deflater = new MessageDeflater();
         track(() => deflater.close());
-        const texts = ['κόσμε '.repeat(12), 'second message, context kept: κόσμε κόσμε'];
+        const texts = [
+          'κόσμε '.repeat(12),
+          'second message, context kept: κόσμε κόσμε'
+        ];
         const bytes = [];
         for (const text of texts) {
           const compressed = await deflater.compress(text);
-          bytes.push(ctx.peer.encode({ opcode: OP.TEXT, rsv1: true, payload: compressed }));
+          bytes.push(
+            ctx.peer.encode({
+              opcode: OP.TEXT,
+              rsv1: true,
+              payload: compressed
+            })
+          );
         }
         const third = await deflater.compress(Buffer.alloc(300, 0x41));
         bytes.push(
-          ctx.peer.encode({ opcode: OP.BINARY, rsv1: true, fin: false, payload: third.subarray(0, 4) }),
+          ctx.peer.encode({
+            opcode: OP.BINARY,
+            rsv1: true,
+            fin: false,
+            payload: third.subarray(0, 4)
+          }),
           ctx.peer.encode({ opcode: OP.PING, payload: 'between' }),
-          ctx.peer.encode({ opcode: OP.CONTINUATION, payload: third.subarray(4) })
+          ctx.peer.encode({
+            opcode: OP.CONTINUATION,
+            payload: third.subarray(4)
+          })
         );
         const sequence = Buffer.concat(bytes);
         // One connection per cut: the inflater's window carries state from message to message.
         const results = [];
         for (let cut = 1; cut < sequence.length; cut++) {
-          const one = attachPeer(impl, role, { perMessageDeflate: { threshold: 0 } });
+          const one = attachPeer(impl, role, {
+            perMessageDeflate: { threshold: 0 }
+          });
           await feed(one.stream, splitAt(sequence, [cut]));
           const messages = await one.events.waitCount('message', 3);
           const ok =
@@ -219,8 +261,17 @@ describeEach('RFC 7692 permessage-deflate', (impl) => {
       it('§6.1: RSV1 on a continuation frame MUST fail the connection (1002)', async () => {
         const ctx = await openDeflate(impl, role);
         const compressed = await ctx.deflater.compress('abcdefabcdef');
-        ctx.peer.sendFrame({ opcode: OP.TEXT, rsv1: true, payload: compressed.subarray(0, 3), fin: false });
-        ctx.peer.sendFrame({ opcode: OP.CONTINUATION, rsv1: true, payload: compressed.subarray(3) });
+        ctx.peer.sendFrame({
+          opcode: OP.TEXT,
+          rsv1: true,
+          payload: compressed.subarray(0, 3),
+          fin: false
+        });
+        ctx.peer.sendFrame({
+          opcode: OP.CONTINUATION,
+          rsv1: true,
+          payload: compressed.subarray(3)
+        });
         await expectFailure(ctx, {
           code: 1002,
           errorCode: 'WS_ERR_UNEXPECTED_RSV_1',
@@ -230,7 +281,11 @@ describeEach('RFC 7692 permessage-deflate', (impl) => {
 
       it('§6.1: a compressed control frame (RSV1 on a ping) MUST fail the connection (1002)', async () => {
         const ctx = await openDeflate(impl, role);
-        ctx.peer.sendFrame({ opcode: OP.PING, rsv1: true, payload: [0x02, 0x00] });
+        ctx.peer.sendFrame({
+          opcode: OP.PING,
+          rsv1: true,
+          payload: [0x02, 0x00]
+        });
         await expectFailure(ctx, {
           code: 1002,
           errorCode: 'WS_ERR_UNEXPECTED_RSV_1',
@@ -241,7 +296,11 @@ describeEach('RFC 7692 permessage-deflate', (impl) => {
       it('§6.2: data that does not inflate fails the connection (1007)', async () => {
         const ctx = await openDeflate(impl, role);
         // BFINAL=1 with the reserved block type 11: invalid in any context.
-        ctx.peer.sendFrame({ opcode: OP.TEXT, rsv1: true, payload: [0xff, 0xff, 0xff] });
+        ctx.peer.sendFrame({
+          opcode: OP.TEXT,
+          rsv1: true,
+          payload: [0xff, 0xff, 0xff]
+        });
         const close = await ctx.peer.readUntilClose();
         expect(close.close && close.close.code).toBe(1007);
         const [, error] = await ctx.events.wait('error');
@@ -254,7 +313,11 @@ describeEach('RFC 7692 permessage-deflate', (impl) => {
       it('§7.2.3.3: a message compressed with a final (BFINAL) block is inflated, and the next one too', async () => {
         const ctx = await openDeflate(impl, role);
         for (const text of ['first whole stream', 'second whole stream']) {
-          ctx.peer.sendFrame({ opcode: OP.TEXT, rsv1: true, payload: zlib.deflateRawSync(text) });
+          ctx.peer.sendFrame({
+            opcode: OP.TEXT,
+            rsv1: true,
+            payload: zlib.deflateRawSync(text)
+          });
         }
         const messages = await ctx.events.waitCount('message', 2);
         expect(messages.map(([, data]) => data.toString())).toEqual([
@@ -282,7 +345,10 @@ describeEach('RFC 7692 permessage-deflate', (impl) => {
         // The second message is a back-reference into the first one's window.
         expect(second.length).toBeLessThan(first.length / 10);
         const messages = await ctx.events.waitCount('message', 2);
-        expect(messages.map(([, data]) => data.toString() === text)).toEqual([true, true]);
+        expect(messages.map(([, data]) => data.toString() === text)).toEqual([
+          true,
+          true
+        ]);
       });
 
       it('maxPayload applies to the inflated size (1009)', async () => {
@@ -290,11 +356,17 @@ describeEach('RFC 7692 permessage-deflate', (impl) => {
         const ctx =
           role === 'server'
             ? await openPeer(impl, 'server', {
-                serverOptions: { perMessageDeflate: { threshold: 0 }, ...limit },
+                serverOptions: {
+                  perMessageDeflate: { threshold: 0 },
+                  ...limit
+                },
                 offer: 'permessage-deflate'
               })
             : await openPeer(impl, 'client', {
-                clientOptions: { perMessageDeflate: { threshold: 0 }, ...limit },
+                clientOptions: {
+                  perMessageDeflate: { threshold: 0 },
+                  ...limit
+                },
                 extensions: 'permessage-deflate'
               });
         const deflater = new MessageDeflater();
@@ -331,7 +403,11 @@ describeEach('RFC 7692 permessage-deflate', (impl) => {
         const text = randomBytes(300).toString('hex');
         for (let i = 0; i < 3; i++) await sendCompressed(ctx, text);
         const messages = await ctx.events.waitCount('message', 3);
-        expect(messages.map(([, data]) => data.toString() === text)).toEqual([true, true, true]);
+        expect(messages.map(([, data]) => data.toString() === text)).toEqual([
+          true,
+          true,
+          true
+        ]);
       });
 
       for (let bits = 9; bits <= 15; bits++) {
@@ -355,13 +431,16 @@ describeEach('RFC 7692 permessage-deflate', (impl) => {
           await sendCompressed(ctx, text);
           await sendCompressed(ctx, text);
           const messages = await ctx.events.waitCount('message', 2);
-          expect(messages.map(([, data]) => data.toString() === text)).toEqual([true, true]);
+          expect(messages.map(([, data]) => data.toString() === text)).toEqual([
+            true,
+            true
+          ]);
         });
       }
     });
   }
 
-  describe('negotiation: the server\'s answer to an offer (§5, §7.1)', () => {
+  describe("negotiation: the server's answer to an offer (§5, §7.1)", () => {
     const CASES = [
       ['permessage-deflate', {}, 'permessage-deflate'],
       ['permessage-deflate; client_max_window_bits', {}, 'permessage-deflate'],
@@ -390,7 +469,11 @@ describeEach('RFC 7692 permessage-deflate', (impl) => {
         { serverNoContextTakeover: true, clientNoContextTakeover: true },
         'permessage-deflate; client_no_context_takeover; server_no_context_takeover'
       ],
-      ['permessage-deflate', { serverMaxWindowBits: 12 }, 'permessage-deflate; server_max_window_bits=12'],
+      [
+        'permessage-deflate',
+        { serverMaxWindowBits: 12 },
+        'permessage-deflate; server_max_window_bits=12'
+      ],
       [
         'permessage-deflate; client_max_window_bits',
         { clientMaxWindowBits: 11 },
@@ -403,7 +486,11 @@ describeEach('RFC 7692 permessage-deflate', (impl) => {
         'permessage-deflate; server_max_window_bits=12'
       ],
       ['x-webkit-deflate-frame', {}, undefined],
-      ['x-unknown, permessage-deflate; server_no_context_takeover', {}, 'permessage-deflate; server_no_context_takeover']
+      [
+        'x-unknown, permessage-deflate; server_no_context_takeover',
+        {},
+        'permessage-deflate; server_no_context_takeover'
+      ]
     ];
 
     for (const [offer, options, answer] of CASES) {
@@ -412,11 +499,13 @@ describeEach('RFC 7692 permessage-deflate', (impl) => {
         const peer = await connectRaw(server.port, {
           headers: { 'Sec-WebSocket-Extensions': offer }
         });
-        expect(normalize(peer.response.headers['sec-websocket-extensions'])).toBe(
-          normalize(answer)
-        );
+        expect(
+          normalize(peer.response.headers['sec-websocket-extensions'])
+        ).toBe(normalize(answer));
         const ws = await server.connection();
-        expect(ws.extensions).toBe(answer === undefined ? '' : 'permessage-deflate');
+        expect(ws.extensions).toBe(
+          answer === undefined ? '' : 'permessage-deflate'
+        );
       });
     }
 
@@ -427,11 +516,17 @@ describeEach('RFC 7692 permessage-deflate', (impl) => {
       ['permessage-deflate; server_max_window_bits=16', {}],
       ['permessage-deflate; client_max_window_bits=abc', {}],
       ['permessage-deflate; server_no_context_takeover=1', {}],
-      ['permessage-deflate; server_no_context_takeover; server_no_context_takeover', {}],
+      [
+        'permessage-deflate; server_no_context_takeover; server_no_context_takeover',
+        {}
+      ],
       ['permessage-deflate; unknown_parameter', {}],
       ['permessage-deflate;;', {}],
       ['permessage-deflate', { clientMaxWindowBits: 11 }],
-      ['permessage-deflate; server_no_context_takeover', { serverNoContextTakeover: false }]
+      [
+        'permessage-deflate; server_no_context_takeover',
+        { serverNoContextTakeover: false }
+      ]
     ];
 
     for (const [offer, options] of REFUSED) {
@@ -439,10 +534,13 @@ describeEach('RFC 7692 permessage-deflate', (impl) => {
         const server = await startServer(impl, { perMessageDeflate: options });
         const response = await rawRequest(
           server.port,
-          handshakeRequest({ headers: { 'Sec-WebSocket-Extensions': offer } }).text
+          handshakeRequest({ headers: { 'Sec-WebSocket-Extensions': offer } })
+            .text
         );
         expect(response.statusCode).toBe(400);
-        expect(response.body).toBe('Invalid or unacceptable Sec-WebSocket-Extensions header');
+        expect(response.body).toBe(
+          'Invalid or unacceptable Sec-WebSocket-Extensions header'
+        );
       });
     }
 
@@ -455,20 +553,25 @@ describeEach('RFC 7692 permessage-deflate', (impl) => {
     });
   });
 
-  describe('negotiation: the client\'s offer and its checks of the answer (§5, §7.1)', () => {
+  describe("negotiation: the client's offer and its checks of the answer (§5, §7.1)", () => {
     async function clientAgainst(answer, clientOptions = {}) {
       const raw = await listenRaw({
-        respond: () => (answer === undefined ? {} : { 'Sec-WebSocket-Extensions': answer })
+        respond: () =>
+          answer === undefined ? {} : { 'Sec-WebSocket-Extensions': answer }
       });
       const ws = new impl.WebSocket(raw.url, clientOptions);
       track(() => ws.terminate());
       const events = recordEvents(ws);
-      const outcome = await Promise.race([events.wait('open'), events.wait('error')]);
+      const outcome = await Promise.race([
+        events.wait('open'),
+        events.wait('error')
+      ]);
       return { ws, events, outcome, request: raw.requests[0] };
     }
 
     it('the default offer is "permessage-deflate; client_max_window_bits"', async () => {
-      const { request, ws, outcome } = await clientAgainst('permessage-deflate');
+      const { request, ws, outcome } =
+        await clientAgainst('permessage-deflate');
       expect(request.headers['sec-websocket-extensions']).toBe(
         'permessage-deflate; client_max_window_bits'
       );
@@ -503,11 +606,27 @@ describeEach('RFC 7692 permessage-deflate', (impl) => {
     });
 
     const BAD_ANSWERS = [
-      ['permessage-deflate; unknown', {}, 'Invalid Sec-WebSocket-Extensions header'],
-      ['permessage-deflate; server_max_window_bits=16', {}, 'Invalid Sec-WebSocket-Extensions header'],
-      ['permessage-deflate; client_max_window_bits', {}, 'Invalid Sec-WebSocket-Extensions header'],
+      [
+        'permessage-deflate; unknown',
+        {},
+        'Invalid Sec-WebSocket-Extensions header'
+      ],
+      [
+        'permessage-deflate; server_max_window_bits=16',
+        {},
+        'Invalid Sec-WebSocket-Extensions header'
+      ],
+      [
+        'permessage-deflate; client_max_window_bits',
+        {},
+        'Invalid Sec-WebSocket-Extensions header'
+      ],
       ['x-unknown', {}, 'Server indicated an extension that was not requested'],
-      ['permessage-deflate, x-other', {}, 'Server indicated an extension that was not requested'],
+      [
+        'permessage-deflate, x-other',
+        {},
+        'Server indicated an extension that was not requested'
+      ],
       [
         'permessage-deflate; client_no_context_takeover',
         { perMessageDeflate: { clientNoContextTakeover: false } },

@@ -12,7 +12,7 @@ afterEach(cleanup);
 describeEach('RFC 6455 §5.5.2-§5.5.3 ping and pong', (impl) => {
   for (const role of ROLES) {
     describe(`as ${role}`, () => {
-      it('§5.5.3: a Pong MUST carry the Ping\'s application data; pings of 0..125 B are answered in order', async () => {
+      it("§5.5.3: a Pong MUST carry the Ping's application data; pings of 0..125 B are answered in order", async () => {
         const ctx = await openPeer(impl, role);
         const payloads = [
           Buffer.alloc(0),
@@ -33,9 +33,11 @@ describeEach('RFC 6455 §5.5.2-§5.5.3 ping and pong', (impl) => {
         expect(pongs.map((frame) => frame.payload.toString('hex'))).toEqual(
           payloads.map((payload) => payload.toString('hex'))
         );
-        expect(pongs.every((frame) => frame.fin && frame.masked === (role === 'client'))).toBe(
-          true
-        );
+        expect(
+          pongs.every(
+            (frame) => frame.fin && frame.masked === (role === 'client')
+          )
+        ).toBe(true);
         const pings = await ctx.events.waitCount('ping', payloads.length);
         expect(pings.map(([, data]) => data.toString('hex'))).toEqual(
           payloads.map((payload) => payload.toString('hex'))
@@ -70,7 +72,10 @@ describeEach('RFC 6455 §5.5.2-§5.5.3 ping and pong', (impl) => {
 
       it('§5.5: a Pong with a 64-bit length fails the connection (1002)', async () => {
         const ctx = await openPeer(impl, role);
-        ctx.peer.sendFrame({ opcode: OP.PONG, payload: Buffer.alloc(70000, 1) });
+        ctx.peer.sendFrame({
+          opcode: OP.PONG,
+          payload: Buffer.alloc(70000, 1)
+        });
         await expectFailure(ctx, {
           code: 1002,
           errorCode: 'WS_ERR_INVALID_CONTROL_PAYLOAD_LENGTH'
@@ -99,7 +104,7 @@ describeEach('RFC 6455 §5.5.2-§5.5.3 ping and pong', (impl) => {
         expect(ctx.events.of('error')).toEqual([]);
       });
 
-      it('§5.5.2: ping() sends a Ping whose Pong is reported by a \'pong\' event', async () => {
+      it("§5.5.2: ping() sends a Ping whose Pong is reported by a 'pong' event", async () => {
         const ctx = await openPeer(impl, role);
         let sent = false;
         ctx.ws.ping('are you there', undefined, (error) => {
@@ -128,7 +133,10 @@ describeEach('RFC 6455 §5.5.2-§5.5.3 ping and pong', (impl) => {
         // The application may answer by hand.
         ctx.ws.pong(data);
         const pong = await ctx.peer.nextFrame();
-        expect([pong.opcode, pong.payload.toString()]).toEqual([OP.PONG, 'quiet']);
+        expect([pong.opcode, pong.payload.toString()]).toEqual([
+          OP.PONG,
+          'quiet'
+        ]);
       });
     });
   }

@@ -20,14 +20,34 @@ const RSV23 = {
 
 const CASES = [
   ['RSV1 on a text frame', { opcode: OP.TEXT, payload: 'x', rsv1: true }, RSV1],
-  ['RSV1 on a binary frame', { opcode: OP.BINARY, payload: 'x', rsv1: true }, RSV1],
+  [
+    'RSV1 on a binary frame',
+    { opcode: OP.BINARY, payload: 'x', rsv1: true },
+    RSV1
+  ],
   ['RSV1 on a ping', { opcode: OP.PING, payload: 'x', rsv1: true }, RSV1],
-  ['RSV2 on a text frame', { opcode: OP.TEXT, payload: 'x', rsv2: true }, RSV23],
-  ['RSV3 on a text frame', { opcode: OP.TEXT, payload: 'x', rsv3: true }, RSV23],
-  ['RSV2 and RSV3 on a binary frame', { opcode: OP.BINARY, rsv2: true, rsv3: true }, RSV23],
+  [
+    'RSV2 on a text frame',
+    { opcode: OP.TEXT, payload: 'x', rsv2: true },
+    RSV23
+  ],
+  [
+    'RSV3 on a text frame',
+    { opcode: OP.TEXT, payload: 'x', rsv3: true },
+    RSV23
+  ],
+  [
+    'RSV2 and RSV3 on a binary frame',
+    { opcode: OP.BINARY, rsv2: true, rsv3: true },
+    RSV23
+  ],
   ['RSV2 on a ping', { opcode: OP.PING, rsv2: true }, RSV23],
   ['RSV3 on a close frame', { opcode: OP.CLOSE, rsv3: true }, RSV23],
-  ['all three bits on a pong', { opcode: OP.PONG, rsv1: true, rsv2: true, rsv3: true }, RSV23]
+  [
+    'all three bits on a pong',
+    { opcode: OP.PONG, rsv1: true, rsv2: true, rsv3: true },
+    RSV23
+  ]
 ];
 
 describeEach('RFC 6455 §5.2 reserved bits', (impl) => {
@@ -48,7 +68,11 @@ describeEach('RFC 6455 §5.2 reserved bits', (impl) => {
       it('§5.2: RSV2 on a continuation frame MUST fail the connection (1002)', async () => {
         const ctx = await openPeer(impl, role);
         ctx.peer.sendFrame({ opcode: OP.TEXT, payload: 'start', fin: false });
-        ctx.peer.sendFrame({ opcode: OP.CONTINUATION, payload: 'end', rsv2: true });
+        ctx.peer.sendFrame({
+          opcode: OP.CONTINUATION,
+          payload: 'end',
+          rsv2: true
+        });
         await expectFailure(ctx, { code: 1002, ...RSV23 });
       });
 
@@ -57,9 +81,9 @@ describeEach('RFC 6455 §5.2 reserved bits', (impl) => {
         ctx.peer.sendFrame({ opcode: OP.TEXT, payload: 'good' });
         ctx.peer.sendFrame({ opcode: OP.TEXT, payload: 'bad', rsv3: true });
         await expectFailure(ctx, { code: 1002, allowMessages: true, ...RSV23 });
-        expect(ctx.events.of('message').map(([, data]) => data.toString())).toEqual([
-          'good'
-        ]);
+        expect(
+          ctx.events.of('message').map(([, data]) => data.toString())
+        ).toEqual(['good']);
       });
 
       it('§5.2: the implementation itself never sets a reserved bit without an extension', async () => {

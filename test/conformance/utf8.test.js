@@ -43,7 +43,10 @@ const INVALID = [
   ['bytes FE and FF', hex('fe ff')],
   ['a truncated 2-byte sequence at the end', hex('41 ce')],
   ['a truncated 4-byte sequence at the end', hex('f0 9f 98')],
-  ['a surrogate after valid text (Autobahn 6.3.1)', hex('ce ba e1 bd b9 cf 83 ce bc ce b5 ed a0 80 65 64 69 74 65 64')]
+  [
+    'a surrogate after valid text (Autobahn 6.3.1)',
+    hex('ce ba e1 bd b9 cf 83 ce bc ce b5 ed a0 80 65 64 69 74 65 64')
+  ]
 ];
 
 const UTF8_ERROR = {
@@ -77,9 +80,15 @@ describeEach('RFC 6455 §8.1 UTF-8 handling', (impl) => {
 
       it('§8.1: binary frames are not validated as UTF-8', async () => {
         const ctx = await openPeer(impl, role);
-        ctx.peer.sendFrame({ opcode: OP.BINARY, payload: hex('c0 80 ed a0 80 ff') });
+        ctx.peer.sendFrame({
+          opcode: OP.BINARY,
+          payload: hex('c0 80 ed a0 80 ff')
+        });
         const [, data, isBinary] = await ctx.events.wait('message');
-        expect([data.toString('hex'), isBinary]).toEqual(['c080eda080ff', true]);
+        expect([data.toString('hex'), isBinary]).toEqual([
+          'c080eda080ff',
+          true
+        ]);
       });
 
       it('§5.4 + §8.1: valid text split between fragments at every byte offset is delivered intact', async () => {
@@ -88,8 +97,12 @@ describeEach('RFC 6455 §8.1 UTF-8 handling', (impl) => {
         const frames = [];
         for (let cut = 1; cut < text.length; cut++) {
           const [head, tail] = splitAt(text, [cut]);
-          frames.push(ctx.peer.encode({ opcode: OP.TEXT, payload: head, fin: false }));
-          frames.push(ctx.peer.encode({ opcode: OP.CONTINUATION, payload: tail }));
+          frames.push(
+            ctx.peer.encode({ opcode: OP.TEXT, payload: head, fin: false })
+          );
+          frames.push(
+            ctx.peer.encode({ opcode: OP.CONTINUATION, payload: tail })
+          );
         }
         ctx.stream.write(Buffer.concat(frames));
         const messages = await ctx.events.waitCount('message', text.length - 1);
@@ -102,22 +115,37 @@ describeEach('RFC 6455 §8.1 UTF-8 handling', (impl) => {
 
       it('§8.1: one text frame arriving in two chunks, cut at every byte (inside code points), is validated the same', async () => {
         const valid = Buffer.from('ab κόσμε € 𝄞 😀 end');
-        const invalid = Buffer.concat([Buffer.from('ab κό'), hex('f0 9f 98'), Buffer.from('x')]);
+        const invalid = Buffer.concat([
+          Buffer.from('ab κό'),
+          hex('f0 9f 98'),
+          Buffer.from('x')
+        ]);
         const probe = attachPeer(impl, role);
-        const validFrame = probe.peer.encode({ opcode: OP.TEXT, payload: valid });
-        const invalidFrame = probe.peer.encode({ opcode: OP.TEXT, payload: invalid });
+        const validFrame = probe.peer.encode({
+          opcode: OP.TEXT,
+          payload: valid
+        });
+        const invalidFrame = probe.peer.encode({
+          opcode: OP.TEXT,
+          payload: invalid
+        });
         const results = [];
         for (let cut = 1; cut < validFrame.length; cut++) {
           const ctx = attachPeer(impl, role);
           await feed(ctx.stream, splitAt(validFrame, [cut]));
           const [, data] = await ctx.events.wait('message');
-          if (!data.equals(valid) || ctx.events.of('error').length) results.push(`valid, cut ${cut}`);
+          if (!data.equals(valid) || ctx.events.of('error').length)
+            results.push(`valid, cut ${cut}`);
         }
         for (let cut = 1; cut < invalidFrame.length; cut++) {
           const ctx = attachPeer(impl, role);
           await feed(ctx.stream, splitAt(invalidFrame, [cut]));
           const { close } = await ctx.peer.readUntilClose();
-          if (!close || close.code !== 1007 || ctx.events.of('message').length) {
+          if (
+            !close ||
+            close.code !== 1007 ||
+            ctx.events.of('message').length
+          ) {
             results.push(`invalid, cut ${cut}`);
           }
         }
@@ -134,7 +162,12 @@ describeEach('RFC 6455 §8.1 UTF-8 handling', (impl) => {
           ctx.peer.sendFrame({ opcode: OP.CONTINUATION, payload: tail });
           const { close } = await ctx.peer.readUntilClose();
           const [, error] = await ctx.events.wait('error');
-          results.push([cut, close && close.code, error.code, ctx.events.of('message').length]);
+          results.push([
+            cut,
+            close && close.code,
+            error.code,
+            ctx.events.of('message').length
+          ]);
         }
         expect(results).toEqual(
           results.map(([cut]) => [cut, 1007, 'WS_ERR_INVALID_UTF8', 0])
@@ -161,21 +194,36 @@ describeEach('RFC 6455 §8.1 UTF-8 handling', (impl) => {
       if (impl.name !== 'ws') {
         it('§8.1 (fail fast): an invalid first fragment fails at once, before the message ends (1007)', async () => {
           const ctx = await openPeer(impl, role);
-          ctx.peer.sendFrame({ opcode: OP.TEXT, payload: hex('ce ba ed a0 80'), fin: false });
+          ctx.peer.sendFrame({
+            opcode: OP.TEXT,
+            payload: hex('ce ba ed a0 80'),
+            fin: false
+          });
           await expectFailure(ctx, UTF8_ERROR);
         });
 
         it('§8.1 (fail fast): a valid first fragment then an invalid middle fragment fails on that fragment (1007)', async () => {
           const ctx = await openPeer(impl, role);
-          ctx.peer.sendFrame({ opcode: OP.TEXT, payload: 'all good ', fin: false });
-          ctx.peer.sendFrame({ opcode: OP.CONTINUATION, payload: hex('f4 90'), fin: false });
+          ctx.peer.sendFrame({
+            opcode: OP.TEXT,
+            payload: 'all good ',
+            fin: false
+          });
+          ctx.peer.sendFrame({
+            opcode: OP.CONTINUATION,
+            payload: hex('f4 90'),
+            fin: false
+          });
           await expectFailure(ctx, UTF8_ERROR);
         });
       }
 
       it('§5.5.1 + §8.1: a close reason that is not valid UTF-8 fails the connection (1007)', async () => {
         const ctx = await openPeer(impl, role);
-        ctx.peer.sendFrame({ opcode: OP.CLOSE, payload: closePayload(1000, hex('ce ba ff')) });
+        ctx.peer.sendFrame({
+          opcode: OP.CLOSE,
+          payload: closePayload(1000, hex('ce ba ff'))
+        });
         await expectFailure(ctx, UTF8_ERROR);
       });
 

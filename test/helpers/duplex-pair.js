@@ -19,7 +19,8 @@ export function duplexPair() {
       write(chunk, encoding, callback) {
         const peer = other();
         // A copy: the writer may reuse its buffer, as a kernel socket buffer would not see.
-        if (!peer.destroyed && !peer.readableEnded) peer.push(Buffer.from(chunk));
+        if (!peer.destroyed && !peer.readableEnded)
+          peer.push(Buffer.from(chunk));
         callback();
       },
       writev(chunks, callback) {

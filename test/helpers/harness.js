@@ -370,7 +370,8 @@ export function attachPeer(impl, role, options = {}) {
     const perMessageDeflate = new impl.lib.PerMessageDeflate({
       ...options.perMessageDeflate,
       isServer: role === 'server',
-      maxPayload: (options.socketOptions && options.socketOptions.maxPayload) || 0
+      maxPayload:
+        (options.socketOptions && options.socketOptions.maxPayload) || 0
     });
     perMessageDeflate.accept([{}]);
     ws._extensions = { 'permessage-deflate': perMessageDeflate };
@@ -384,7 +385,10 @@ export function attachPeer(impl, role, options = {}) {
     skipUTF8Validation: false,
     ...options.socketOptions
   });
-  const peer = new RawConnection(remote, role === 'server' ? 'client' : 'server');
+  const peer = new RawConnection(
+    remote,
+    role === 'server' ? 'client' : 'server'
+  );
   track(() => {
     local.destroy();
     remote.destroy();

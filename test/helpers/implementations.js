@@ -7,7 +7,10 @@ import path from 'node:path';
 import { describe } from 'vitest';
 
 const require = createRequire(import.meta.url);
-const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
+const ROOT = path.resolve(
+  path.dirname(new URL(import.meta.url).pathname),
+  '../..'
+);
 
 /**
  * Loads ws-native the way a user's `require('ws-native')` would. A missing index.js or addon
@@ -29,10 +32,12 @@ function loadNative() {
   }
 }
 
-function makeImplementation(name, load) {
+function makeImplementation(name, load, esmPath) {
   let lib;
   return {
     name,
+    /** The ESM entry point (wrapper.mjs), for import(). */
+    esmPath,
     /** The module export, loaded on first use. */
     get lib() {
       if (lib === undefined) lib = load();
@@ -51,8 +56,12 @@ function makeImplementation(name, load) {
 }
 
 const ALL = [
-  makeImplementation('ws', () => require('ws')),
-  makeImplementation('ws-native', loadNative)
+  makeImplementation(
+    'ws',
+    () => require('ws'),
+    path.join(path.dirname(require.resolve('ws')), 'wrapper.mjs')
+  ),
+  makeImplementation('ws-native', loadNative, path.join(ROOT, 'wrapper.mjs'))
 ];
 
 /**
@@ -65,7 +74,9 @@ export const implementations = (() => {
   const names = wanted.split(',').map((name) => name.trim());
   for (const name of names) {
     if (!ALL.some((impl) => impl.name === name)) {
-      throw new Error(`WSN_IMPLEMENTATIONS names an unknown implementation: ${name}`);
+      throw new Error(
+        `WSN_IMPLEMENTATIONS names an unknown implementation: ${name}`
+      );
     }
   }
   return ALL.filter((impl) => names.includes(impl.name));

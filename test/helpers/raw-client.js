@@ -358,7 +358,8 @@ export async function rawRequest(
   const closed = new Promise((resolve) => {
     socket.on('data', (chunk) => {
       chunks.push(chunk);
-      if (!waitForClose && responseComplete(Buffer.concat(chunks))) complete(false);
+      if (!waitForClose && responseComplete(Buffer.concat(chunks)))
+        complete(false);
     });
     socket.on('error', () => {});
     socket.on('end', () => socket.end());

@@ -72,7 +72,8 @@ export async function listenRaw({ respond = () => ({}) } = {}) {
       `Sec-WebSocket-Accept: ${acceptFor(headers['sec-websocket-key'])}`
     ];
     for (const [name, value] of Object.entries(answer)) {
-      if (value !== undefined && value !== null) lines.push(`${name}: ${value}`);
+      if (value !== undefined && value !== null)
+        lines.push(`${name}: ${value}`);
     }
     socket.write(`${lines.join('\r\n')}\r\n\r\n`);
     const connection = new RawConnection(socket, 'server', head.leftover);

@@ -42,7 +42,10 @@ export function encodeFrame(options) {
   return frame({
     ...rest,
     mask: mask || maskKey ? Buffer.from(maskKey || randomBytes(4)) : false,
-    lengthBits: lengthBytes === undefined ? undefined : { 0: 7, 2: 16, 8: 64 }[lengthBytes]
+    lengthBits:
+      lengthBytes === undefined
+        ? undefined
+        : { 0: 7, 2: 16, 8: 64 }[lengthBytes]
   });
 }
 

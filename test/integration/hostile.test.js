@@ -66,7 +66,9 @@ async function expectAlive(impl, server) {
 }
 
 function limits(role, options) {
-  return role === 'server' ? { serverOptions: options } : { clientOptions: options };
+  return role === 'server'
+    ? { serverOptions: options }
+    : { clientOptions: options };
 }
 
 const KEY = 'dGhlIHNhbXBsZSBub25jZQ==';
@@ -85,29 +87,86 @@ describeEach('hostile input', (impl) => {
       ['Sec-WebSocket-Version missing', { 'Sec-WebSocket-Version': null }, 400],
       ['Upgrade not websocket', { Upgrade: 'h2c' }, 400],
       ['Sec-WebSocket-Key too short', { 'Sec-WebSocket-Key': 'c2hvcnQ=' }, 400],
-      ['Sec-WebSocket-Key with bad characters', { 'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ!=' }, 400],
+      [
+        'Sec-WebSocket-Key with bad characters',
+        { 'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ!=' },
+        400
+      ],
       ['Sec-WebSocket-Version 12', { 'Sec-WebSocket-Version': '12' }, 400],
-      ['Sec-WebSocket-Version not a number', { 'Sec-WebSocket-Version': 'thirteen' }, 400],
+      [
+        'Sec-WebSocket-Version not a number',
+        { 'Sec-WebSocket-Version': 'thirteen' },
+        400
+      ],
       ['Upgrade duplicated', { Upgrade: ['websocket', 'websocket'] }, 400],
-      ['Sec-WebSocket-Key duplicated', { 'Sec-WebSocket-Key': [KEY, KEY] }, 400],
-      ['Sec-WebSocket-Version duplicated', { 'Sec-WebSocket-Version': ['13', '13'] }, 400],
-      ['Sec-WebSocket-Protocol duplicated (joined into one valid list)', { 'Sec-WebSocket-Protocol': ['a', 'b'] }, 101],
-      ['Sec-WebSocket-Protocol duplicated with the same name', { 'Sec-WebSocket-Protocol': ['a', 'a'] }, 400],
-      ['Host duplicated (Node keeps the first)', { Host: ['a.example', 'b.example'] }, 101],
+      [
+        'Sec-WebSocket-Key duplicated',
+        { 'Sec-WebSocket-Key': [KEY, KEY] },
+        400
+      ],
+      [
+        'Sec-WebSocket-Version duplicated',
+        { 'Sec-WebSocket-Version': ['13', '13'] },
+        400
+      ],
+      [
+        'Sec-WebSocket-Protocol duplicated (joined into one valid list)',
+        { 'Sec-WebSocket-Protocol': ['a', 'b'] },
+        101
+      ],
+      [
+        'Sec-WebSocket-Protocol duplicated with the same name',
+        { 'Sec-WebSocket-Protocol': ['a', 'a'] },
+        400
+      ],
+      [
+        'Host duplicated (Node keeps the first)',
+        { Host: ['a.example', 'b.example'] },
+        101
+      ],
       ['Connection duplicated', { Connection: ['Upgrade', 'Upgrade'] }, 101],
       [
         'Sec-WebSocket-Extensions duplicated (joined)',
-        { 'Sec-WebSocket-Extensions': ['permessage-deflate', 'permessage-deflate'] },
+        {
+          'Sec-WebSocket-Extensions': [
+            'permessage-deflate',
+            'permessage-deflate'
+          ]
+        },
         101
       ],
-      ['a 15 KiB Sec-WebSocket-Key (under the header limit)', { 'Sec-WebSocket-Key': 'A'.repeat(15 * 1024) }, 400],
+      [
+        'a 15 KiB Sec-WebSocket-Key (under the header limit)',
+        { 'Sec-WebSocket-Key': 'A'.repeat(15 * 1024) },
+        400
+      ],
       ['a 64 KiB Host', { Host: 'h'.repeat(65536) }, 431],
-      ['a 64 KiB Connection', { Connection: 'Upgrade, ' + 'k'.repeat(65536) }, 431],
-      ['a 64 KiB Sec-WebSocket-Version', { 'Sec-WebSocket-Version': '1'.repeat(65536) }, 431],
+      [
+        'a 64 KiB Connection',
+        { Connection: 'Upgrade, ' + 'k'.repeat(65536) },
+        431
+      ],
+      [
+        'a 64 KiB Sec-WebSocket-Version',
+        { 'Sec-WebSocket-Version': '1'.repeat(65536) },
+        431
+      ],
       ['a 64 KiB Origin', { Origin: 'o'.repeat(65536) }, 431],
-      ['a 64 KiB Sec-WebSocket-Key', { 'Sec-WebSocket-Key': 'A'.repeat(65536) }, 431],
-      ['a 64 KiB Sec-WebSocket-Protocol', { 'Sec-WebSocket-Protocol': 'p'.repeat(65536) }, 431],
-      ['a 64 KiB Sec-WebSocket-Extensions', { 'Sec-WebSocket-Extensions': 'x'.repeat(65536) }, 431],
+      [
+        'a 64 KiB Sec-WebSocket-Key',
+        { 'Sec-WebSocket-Key': 'A'.repeat(65536) },
+        431
+      ],
+      [
+        'a 64 KiB Sec-WebSocket-Protocol',
+        { 'Sec-WebSocket-Protocol': 'p'.repeat(65536) },
+        431
+      ],
+      [
+        'a 64 KiB Sec-WebSocket-Extensions',
+        { 'Sec-WebSocket-Extensions': 'x'.repeat(65536) },
+        431
+      ],
       ['a 64 KiB Upgrade', { Upgrade: 'w'.repeat(65536) }, 431]
     ];
 
@@ -129,7 +188,7 @@ describeEach('hostile input', (impl) => {
       });
     }
 
-    it('missing or invalid headers get ws\'s exact 400 bodies (and the version list)', async () => {
+    it("missing or invalid headers get ws's exact 400 bodies (and the version list)", async () => {
       const server = await startServer(impl);
       const noKey = await rawRequest(
         server.port,
@@ -140,22 +199,30 @@ describeEach('hostile input', (impl) => {
         server.port,
         handshakeRequest({ headers: { 'Sec-WebSocket-Version': '7' } }).text
       );
-      expect([badVersion.body, badVersion.headers['sec-websocket-version']]).toEqual([
-        'Missing or invalid Sec-WebSocket-Version header',
-        '13, 8'
-      ]);
+      expect([
+        badVersion.body,
+        badVersion.headers['sec-websocket-version']
+      ]).toEqual(['Missing or invalid Sec-WebSocket-Version header', '13, 8']);
       const badUpgrade = await rawRequest(
         server.port,
         handshakeRequest({ headers: { Upgrade: 'websockets' } }).text
       );
       expect(badUpgrade.body).toBe('Invalid Upgrade header');
-      const post = await rawRequest(server.port, handshakeRequest({ method: 'POST' }).text);
-      expect([post.statusCode, post.body]).toEqual([405, 'Invalid HTTP method']);
+      const post = await rawRequest(
+        server.port,
+        handshakeRequest({ method: 'POST' }).text
+      );
+      expect([post.statusCode, post.body]).toEqual([
+        405,
+        'Invalid HTTP method'
+      ]);
     });
 
     it('Sec-WebSocket-Version 8 is accepted (RFC 6455 §4.4 lists 13 and 8 as ws does)', async () => {
       const server = await startServer(impl);
-      const peer = await connectRaw(server.port, { headers: { 'Sec-WebSocket-Version': '8' } });
+      const peer = await connectRaw(server.port, {
+        headers: { 'Sec-WebSocket-Version': '8' }
+      });
       expect(peer.response.statusCode).toBe(101);
     });
   });
@@ -165,7 +232,11 @@ describeEach('hostile input', (impl) => {
       ['4000 trailing commas', 'a,'.repeat(4000), 400],
       ['5000 separators with spaces', ' , '.repeat(5000), 400],
       ['a 12 KiB token', 't'.repeat(12 * 1024), 101],
-      ['2000 distinct tokens', Array.from({ length: 2000 }, (_, i) => `p${i}`).join(', '), 101],
+      [
+        '2000 distinct tokens',
+        Array.from({ length: 2000 }, (_, i) => `p${i}`).join(', '),
+        101
+      ],
       ['tabs and spaces around tokens', '\t a \t,\t b ', 101],
       ['a quoted string', '"quoted"', 400],
       ['non-ASCII bytes', 'pr\u00f6tocol', 400]
@@ -176,7 +247,8 @@ describeEach('hostile input', (impl) => {
         const started = Date.now();
         const response = await rawRequest(
           server.port,
-          handshakeRequest({ headers: { 'Sec-WebSocket-Protocol': value } }).text,
+          handshakeRequest({ headers: { 'Sec-WebSocket-Protocol': value } })
+            .text,
           { waitForClose: status !== 101 }
         );
         expect(response.statusCode).toBe(status);
@@ -187,15 +259,41 @@ describeEach('hostile input', (impl) => {
 
     const EXTENSIONS = [
       // CVE-2020-7662 (faye websocket-extensions): an unclosed quoted value full of escapes.
-      ['an unclosed quoted string of escapes', 'a; b="' + '\\c'.repeat(5000), 400],
-      ['1000 repeated parameters', 'permessage-deflate; ' + 'x=1; '.repeat(1000) + 'y', 400],
-      ['names of Object.prototype members', 'constructor, hasOwnProperty; toString, __proto__', 101],
-      ['__proto__ as a permessage-deflate parameter', 'permessage-deflate; __proto__', 400],
-      ['constructor=1 as a parameter', 'permessage-deflate; constructor=1', 400],
-      ['2000 extensions', Array.from({ length: 2000 }, (_, i) => `x${i}`).join(', '), 101],
+      [
+        'an unclosed quoted string of escapes',
+        'a; b="' + '\\c'.repeat(5000),
+        400
+      ],
+      [
+        '1000 repeated parameters',
+        'permessage-deflate; ' + 'x=1; '.repeat(1000) + 'y',
+        400
+      ],
+      [
+        'names of Object.prototype members',
+        'constructor, hasOwnProperty; toString, __proto__',
+        101
+      ],
+      [
+        '__proto__ as a permessage-deflate parameter',
+        'permessage-deflate; __proto__',
+        400
+      ],
+      [
+        'constructor=1 as a parameter',
+        'permessage-deflate; constructor=1',
+        400
+      ],
+      [
+        '2000 extensions',
+        Array.from({ length: 2000 }, (_, i) => `x${i}`).join(', '),
+        101
+      ],
       [
         '300 permessage-deflate offers',
-        Array(300).fill('permessage-deflate; server_max_window_bits=8').join(', '),
+        Array(300)
+          .fill('permessage-deflate; server_max_window_bits=8')
+          .join(', '),
         101
       ],
       ['a NUL byte', 'permessage-deflate\u0000', 400],
@@ -207,7 +305,8 @@ describeEach('hostile input', (impl) => {
         const started = Date.now();
         const response = await rawRequest(
           server.port,
-          handshakeRequest({ headers: { 'Sec-WebSocket-Extensions': value } }).text,
+          handshakeRequest({ headers: { 'Sec-WebSocket-Extensions': value } })
+            .text,
           { waitForClose: status !== 101 }
         );
         expect(response.statusCode).toBe(status);
@@ -224,7 +323,10 @@ describeEach('hostile input', (impl) => {
     track(() => new Promise((resolve) => wss.close(resolve)));
     for (let i = 0; i < 3; i++) {
       const response = await rawRequest(port, handshakeRequest().text);
-      expect([response.statusCode, response.body]).toEqual([400, 'Invalid Upgrade header']);
+      expect([response.statusCode, response.body]).toEqual([
+        400,
+        'Invalid Upgrade header'
+      ]);
     }
   });
 
@@ -291,11 +393,13 @@ describeEach('hostile input', (impl) => {
           encode(OP.CONTINUATION, true)
         ]);
       };
-      for (const piece of chunksOf(message(131072, 'b'), 65536)) ctx.peer.send(piece);
+      for (const piece of chunksOf(message(131072, 'b'), 65536))
+        ctx.peer.send(piece);
       const [, data] = await ctx.events.wait('message', 15000);
       expect(data.length).toBe(131072);
 
-      for (const piece of chunksOf(message(131073, 'c'), 65536)) ctx.peer.send(piece);
+      for (const piece of chunksOf(message(131073, 'c'), 65536))
+        ctx.peer.send(piece);
       const { close } = await ctx.peer.readUntilClose(15000);
       expect(close && close.code).toBe(1008);
       const [, error] = await ctx.events.wait('error');
@@ -305,7 +409,11 @@ describeEach('hostile input', (impl) => {
 
     it('200000 empty continuation frames do not accumulate memory (bounded, or 1008)', async () => {
       const ctx = await openPeer(impl, 'server');
-      const empty = ctx.peer.encode({ opcode: OP.CONTINUATION, fin: false, maskKey: [1, 2, 3, 4] });
+      const empty = ctx.peer.encode({
+        opcode: OP.CONTINUATION,
+        fin: false,
+        maskKey: [1, 2, 3, 4]
+      });
       const attack = Buffer.concat([
         ctx.peer.encode({ opcode: OP.TEXT, payload: 'x', fin: false }),
         Buffer.concat(Array(200000).fill(empty))
@@ -331,7 +439,11 @@ describeEach('hostile input', (impl) => {
         ['2^53', 2n ** 53n]
       ]) {
         it(`as ${role}: a 64-bit length of ${name} fails with 1009 before any payload`, async () => {
-          const ctx = await openPeer(impl, role, limits(role, { maxPayload: 0 }));
+          const ctx = await openPeer(
+            impl,
+            role,
+            limits(role, { maxPayload: 0 })
+          );
           ctx.peer.sendFrame({ opcode: OP.BINARY, declaredLength: length });
           await expectFailure(ctx, {
             code: 1009,
@@ -345,7 +457,10 @@ describeEach('hostile input', (impl) => {
       it(`as ${role}: a length of 2^53 - 1 with no limit allocates nothing up front; the connection stays usable until reset`, async () => {
         const ctx = await openPeer(impl, role, limits(role, { maxPayload: 0 }));
         const before = retainedBytes();
-        ctx.peer.sendFrame({ opcode: OP.BINARY, declaredLength: 2n ** 53n - 1n });
+        ctx.peer.sendFrame({
+          opcode: OP.BINARY,
+          declaredLength: 2n ** 53n - 1n
+        });
         ctx.peer.send(Buffer.alloc(1000, 1));
         await sleep(50);
         expect(retainedBytes() - before).toBeLessThan(8 * 1024 * 1024);
@@ -356,9 +471,14 @@ describeEach('hostile input', (impl) => {
     }
 
     it('a 64-bit length above maxPayload fails with 1009 (message too big)', async () => {
-      const ctx = await openPeer(impl, 'server', { serverOptions: { maxPayload: 65536 } });
+      const ctx = await openPeer(impl, 'server', {
+        serverOptions: { maxPayload: 65536 }
+      });
       ctx.peer.sendFrame({ opcode: OP.TEXT, declaredLength: 2n ** 40n });
-      await expectFailure(ctx, { code: 1009, errorCode: 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' });
+      await expectFailure(ctx, {
+        code: 1009,
+        errorCode: 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH'
+      });
     });
   });
 
@@ -391,11 +511,17 @@ describeEach('hostile input', (impl) => {
         const ctx =
           role === 'server'
             ? await openPeer(impl, 'server', {
-                serverOptions: { perMessageDeflate: true, maxPayload: 1024 * 1024 },
+                serverOptions: {
+                  perMessageDeflate: true,
+                  maxPayload: 1024 * 1024
+                },
                 offer: 'permessage-deflate'
               })
             : await openPeer(impl, 'client', {
-                clientOptions: { perMessageDeflate: true, maxPayload: 1024 * 1024 },
+                clientOptions: {
+                  perMessageDeflate: true,
+                  maxPayload: 1024 * 1024
+                },
                 extensions: 'permessage-deflate'
               });
         const before = retainedBytes();
@@ -472,7 +598,8 @@ describeEach('hostile input', (impl) => {
       const request = handshakeRequest().text.slice(0, -2);
       let sent = 0;
       const trickle = setInterval(() => {
-        if (sent < request.length && !socket.destroyed) socket.write(request[sent++]);
+        if (sent < request.length && !socket.destroyed)
+          socket.write(request[sent++]);
       }, 40);
       track(() => clearInterval(trickle));
       const started = Date.now();
@@ -500,7 +627,10 @@ describeEach('hostile input', (impl) => {
     for (const role of ROLES) {
       it(`as ${role}: a reset in the middle of a frame gives close 1006, no message, no crash`, async () => {
         const ctx = await openPeer(impl, role);
-        const frame = ctx.peer.encode({ opcode: OP.BINARY, payload: Buffer.alloc(1000, 9) });
+        const frame = ctx.peer.encode({
+          opcode: OP.BINARY,
+          payload: Buffer.alloc(1000, 9)
+        });
         ctx.peer.send(frame.subarray(0, 500));
         await sleep(20);
         ctx.peer.reset();
@@ -511,7 +641,10 @@ describeEach('hostile input', (impl) => {
       });
 
       it(`as ${role}: a reset in the middle of a fragmented compressed message gives close 1006`, async () => {
-        const header = role === 'server' ? { offer: 'permessage-deflate' } : { extensions: 'permessage-deflate' };
+        const header =
+          role === 'server'
+            ? { offer: 'permessage-deflate' }
+            : { extensions: 'permessage-deflate' };
         const ctx = await openPeer(impl, role, {
           ...header,
           ...limits(role, { perMessageDeflate: true })
@@ -519,8 +652,20 @@ describeEach('hostile input', (impl) => {
         const deflater = new MessageDeflater();
         track(() => deflater.close());
         const compressed = await deflater.compress('y'.repeat(5000));
-        ctx.peer.sendFrame({ opcode: OP.TEXT, rsv1: true, fin: false, payload: compressed.subarray(0, 5) });
-        ctx.peer.send(ctx.peer.encode({ opcode: OP.CONTINUATION, payload: compressed.subarray(5) }).subarray(0, 4));
+        ctx.peer.sendFrame({
+          opcode: OP.TEXT,
+          rsv1: true,
+          fin: false,
+          payload: compressed.subarray(0, 5)
+        });
+        ctx.peer.send(
+          ctx.peer
+            .encode({
+              opcode: OP.CONTINUATION,
+              payload: compressed.subarray(5)
+            })
+            .subarray(0, 4)
+        );
         await sleep(20);
         ctx.peer.reset();
         const [, code] = await ctx.events.wait('close');
@@ -530,7 +675,11 @@ describeEach('hostile input', (impl) => {
 
       it(`as ${role}: TCP half-closed by the peer mid-frame gives close 1006`, async () => {
         const ctx = await openPeer(impl, role);
-        ctx.peer.send(ctx.peer.encode({ opcode: OP.TEXT, payload: 'never finished' }).subarray(0, 6));
+        ctx.peer.send(
+          ctx.peer
+            .encode({ opcode: OP.TEXT, payload: 'never finished' })
+            .subarray(0, 6)
+        );
         ctx.peer.end();
         const [, code] = await ctx.events.wait('close');
         expect(code).toBe(1006);
@@ -546,7 +695,8 @@ describeEach('hostile input', (impl) => {
         else peer.destroy();
       }
       const deadline = Date.now() + 3000;
-      while (server.wss.clients.size > 0 && Date.now() < deadline) await sleep(20);
+      while (server.wss.clients.size > 0 && Date.now() < deadline)
+        await sleep(20);
       expect(server.wss.clients.size).toBe(0);
       await expectAlive(impl, server);
     });
@@ -578,7 +728,12 @@ describeEach('hostile input', (impl) => {
       1000n
     ];
     for (const code of CODES) {
-      const name = typeof code === 'symbol' ? 'a Symbol' : typeof code === 'bigint' ? '1000n' : JSON.stringify(code) ?? String(code);
+      const name =
+        typeof code === 'symbol'
+          ? 'a Symbol'
+          : typeof code === 'bigint'
+            ? '1000n'
+            : (JSON.stringify(code) ?? String(code));
       it(`close(${name}) throws a TypeError and writes nothing`, async () => {
         const ctx = await openPeer(impl, 'server');
         expect(() => ctx.ws.close(code)).toThrow(
@@ -598,9 +753,12 @@ describeEach('hostile input', (impl) => {
       ['a Uint8ClampedArray', new Uint8ClampedArray(5)],
       ['an array', ['a', 'b']],
       ['an object with a length', { length: 10 }],
-      ['a function', function reason(a, b) {
-        return a + b;
-      }]
+      [
+        'a function',
+        function reason(a, b) {
+          return a + b;
+        }
+      ]
     ];
     for (const [name, reason] of REASONS) {
       it(`close(1000, ${name}) throws a TypeError and writes nothing (no uninitialised bytes)`, async () => {
@@ -612,7 +770,11 @@ describeEach('hostile input', (impl) => {
     }
 
     it('close(1000, a 124-byte string, Buffer or Uint8Array) throws a RangeError and writes nothing', async () => {
-      for (const reason of ['r'.repeat(124), Buffer.alloc(124, 0x72), new Uint8Array(200)]) {
+      for (const reason of [
+        'r'.repeat(124),
+        Buffer.alloc(124, 0x72),
+        new Uint8Array(200)
+      ]) {
         const ctx = await openPeer(impl, 'server');
         expect(() => ctx.ws.close(1000, reason)).toThrow(
           new RangeError('The message must not be greater than 123 bytes')
@@ -622,7 +784,9 @@ describeEach('hostile input', (impl) => {
     });
 
     it('typed arrays given to send(), ping() and pong() go out as exactly their bytes', async () => {
-      const ctx = await openPeer(impl, 'server', { serverOptions: { autoPong: false } });
+      const ctx = await openPeer(impl, 'server', {
+        serverOptions: { autoPong: false }
+      });
       const u16 = new Uint16Array([0x0102, 0x0304]);
       const f64 = Float64Array.of(1.5);
       const view = new DataView(Uint8Array.from([9, 8, 7, 6]).buffer, 1, 2);
