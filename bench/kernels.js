@@ -24,9 +24,9 @@ const utf8Validate = require('utf-8-validate');
 const MASK_SIZES = [125, 1024, 64 * 1024, 1024 * 1024];
 const UTF8_SIZES = [1024, 64 * 1024, 1024 * 1024];
 const SMALL_SIZES = [8, 16, 32, 48, 64, 125, 256, 512];
-const SAMPLES = 7;
-const SAMPLE_NS = 25e6;
-const SMALL_SAMPLE_NS = 8e6;
+const SAMPLES = 15;
+const SAMPLE_NS = 10e6;
+const SMALL_SAMPLE_NS = 4e6;
 const KEY = Buffer.from([0x12, 0x34, 0x56, 0x78]);
 
 /**
