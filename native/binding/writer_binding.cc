@@ -7,6 +7,7 @@
 
 #include "binding.h"
 #include "frame_writer.h"
+#include "js_buffer.h"
 #include "mask.h"
 
 namespace wsn::binding {
@@ -88,7 +89,9 @@ Napi::Value frame(const Napi::CallbackInfo& info) {
     uint8_t key[4] = {0, 0, 0, 0};
     const bool masked = maskKeyFor(info, 3, flags, key);
     const size_t headerBytes = frameHeaderBytes(payloadBytes, masked);
-    auto buffer = Napi::Buffer<uint8_t>::New(env, headerBytes + payloadBytes);
+    // Every byte is written below: the header, then the whole payload.
+    Napi::Buffer<uint8_t> buffer =
+        newUninitializedBuffer(env, headerBytes + payloadBytes);
     uint8_t* out = buffer.Data();
     writeFrameHeader(out, opcode, frameFlags(flags), payloadBytes,
                      masked ? key : nullptr);
@@ -122,7 +125,7 @@ Napi::Value frameHeader(const Napi::CallbackInfo& info) {
     const size_t written =
         writeFrameHeader(header, opcode, frameFlags(flags), payloadBytes,
                          masked ? key : nullptr);
-    return Napi::Buffer<uint8_t>::Copy(env, header, written);
+    return copyToBuffer(env, header, written);
   });
 }
 
@@ -159,13 +162,14 @@ Napi::Value closePayload(const Napi::CallbackInfo& info) {
       default:
         throw Napi::TypeError::New(env, "The message must be valid UTF-8");
     }
-    return Napi::Buffer<uint8_t>::Copy(env, payload, written);
+    return copyToBuffer(env, payload, written);
   });
 }
 
 }  // namespace
 
 void initWriter(Napi::Env env, Napi::Object exports) {
+  detail::allocUnsafeFor(env);
   exports.Set("FIN", Napi::Number::New(env, kFlagFin));
   exports.Set("RSV1", Napi::Number::New(env, kFlagRsv1));
   exports.Set("MASK", Napi::Number::New(env, kFlagMask));

@@ -901,6 +901,21 @@ describe('the shared result area and owned payloads', () => {
     expect(parser.takeOwned()).toEqual([]);
   });
 
+  it('owned payloads on both sides of the copy threshold (4 KiB) arrive intact', () => {
+    for (const size of [4095, 4096, 4097]) {
+      const data = Buffer.alloc(size).map((_, i) => (i * 11) & 0xff);
+      const input = concatFrames(
+        binary(data.subarray(0, 100), { fin: false }),
+        continuation(data.subarray(100))
+      );
+      const outcome = run(SERVER, [input]);
+      expect(outcome.owned).toBe(1);
+      expect(outcome.events).toEqual([
+        { opcode: 2, payload: hex(data), closeCode: 0 }
+      ]);
+    }
+  });
+
   it('payloads split across chunks are owned; whole ones are spans', () => {
     const input = binary('spanned');
     const parser = new FrameParser(SERVER);

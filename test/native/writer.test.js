@@ -29,6 +29,8 @@ const { Sender } = require('ws');
 
 const KEY = Buffer.from(RFC_MASK_KEY);
 const bytes = (...values) => Buffer.from(values);
+const maskedHex = (data, key) =>
+  Buffer.from(data.map((byte, i) => byte ^ key[i & 3])).toString('hex');
 
 /**
  * Expects two byte sequences to be equal; cheaper than a deep toEqual on large Buffers, and names
@@ -162,7 +164,17 @@ describe('frame() against ws Sender.frame() and the reference builder', () => {
     const data = Buffer.from('unchanged');
     const out = frame(data, 1, FIN | MASK, KEY);
     expect(data.toString()).toBe('unchanged');
-    expect(out.buffer).not.toBe(data.buffer);
+    // A new Buffer (small ones may share Node's allocation pool, as Buffer.allocUnsafe's do), not
+    // overlapping the input: writing all of it leaves the input alone.
+    expect(Buffer.isBuffer(out)).toBe(true);
+    expect(out).not.toBe(data);
+    out.fill(0);
+    expect(data.toString()).toBe('unchanged');
+    const again = frame(data, 1, FIN | MASK, KEY);
+    expect(again).not.toBe(out);
+    expect(again.toString('hex')).toBe(
+      '8189' + KEY.toString('hex') + maskedHex(data, KEY)
+    );
     const empty = frame(Buffer.alloc(0), 2, FIN);
     expect(empty).toEqual(bytes(0x82, 0x00));
   });
@@ -172,6 +184,22 @@ describe('frame() against ws Sender.frame() and the reference builder', () => {
     expect(frame(backing.subarray(2, 4), 1, FIN)).toEqual(
       bytes(0x81, 0x02, 0x61, 0x62)
     );
+  });
+});
+
+describe('output Buffers', () => {
+  it('are allocated with the Buffer.allocUnsafe seen at load, not a replacement', () => {
+    const original = Buffer.allocUnsafe;
+    Buffer.allocUnsafe = () => Buffer.alloc(1);
+    try {
+      expect(frame(Buffer.from('Hello'), 1, FIN)).toEqual(
+        bytes(0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f)
+      );
+      expect(frameHeader(5, 1, FIN)).toEqual(bytes(0x81, 0x05));
+      expect(closePayload(1000)).toEqual(bytes(0x03, 0xe8));
+    } finally {
+      Buffer.allocUnsafe = original;
+    }
   });
 });
 
