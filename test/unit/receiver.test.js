@@ -14,6 +14,7 @@ const require = createRequire(import.meta.url);
 const Receiver = require('../../lib/receiver');
 const PerMessageDeflate = require('../../lib/permessage-deflate');
 const { kStatusCode } = require('../../lib/constants');
+const { protocolError, status: STATUS } = require('../../lib/errors');
 const wsLib = path.join(path.dirname(require.resolve('ws')), 'lib');
 const WsReceiver = require(path.join(wsLib, 'receiver.js'));
 const WsPerMessageDeflate = require(path.join(wsLib, 'permessage-deflate.js'));
@@ -793,5 +794,45 @@ describe('Receiver: permessage-deflate (RFC 7692 §7.2.3 examples, against ws)',
     ]);
     const events = await runBoth(CLIENT_DEFLATE, [bytes]);
     expect(events[0][1].code).toBe('WS_ERR_UNEXPECTED_RSV_1');
+  });
+});
+
+describe('errors.protocolError: statuses frames alone cannot reach here', () => {
+  it('an inflate failure carries the zlib code (sent as a uint32) like Node’s zlib errors', () => {
+    const dataError = protocolError(STATUS.INFLATE_FAILED, 0xfffffffd);
+    expect(dataError).toBeInstanceOf(Error);
+    expect([dataError.code, dataError.errno, dataError[kStatusCode]]).toEqual([
+      'Z_DATA_ERROR',
+      -3,
+      1007
+    ]);
+    const bufError = protocolError(STATUS.INFLATE_FAILED, 0xfffffffb);
+    expect([bufError.message, bufError.code, bufError.errno]).toEqual([
+      'unexpected end of file',
+      'Z_BUF_ERROR',
+      -5
+    ]);
+    // No code reported: a data error.
+    expect(protocolError(STATUS.INFLATE_FAILED, 0).code).toBe('Z_DATA_ERROR');
+  });
+
+  it('out of memory closes with 1011; an unknown status too, naming it', () => {
+    const oom = protocolError(STATUS.OUT_OF_MEMORY, 0);
+    expect([oom.constructor.name, oom[kStatusCode]]).toEqual([
+      'RangeError',
+      1011
+    ]);
+    const unknown = protocolError(200, 0);
+    expect(unknown.message).toBe('Unknown WebSocket engine status 200');
+    expect(unknown[kStatusCode]).toBe(1011);
+  });
+
+  it('the two TOO_MANY_BUFFERED_PARTS limits keep ws’s two messages', () => {
+    expect(protocolError(STATUS.TOO_MANY_BUFFERED_PARTS, 0).message).toBe(
+      'Too many message fragments'
+    );
+    expect(protocolError(STATUS.TOO_MANY_BUFFERED_PARTS, 1).message).toBe(
+      'Too many buffered chunks'
+    );
   });
 });
