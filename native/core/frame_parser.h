@@ -41,7 +41,8 @@ struct ParserOptions {
   bool inflateNoContextTakeover = false;
 };
 
-// One complete message or control frame.
+// One complete message or control frame. For a close frame the payload is the
+// reason only (the bytes after the 2-byte code); the code is in closeCode.
 struct ParserEvent {
   uint8_t opcode = 0;        // kOpText, kOpBinary, kOpClose, kOpPing or kOpPong
   bool owned = false;        // payload is ownedPayloads()[ownedIndex], else a span of the input
