@@ -363,6 +363,24 @@ describeEach('events and state', (impl) => {
       expect(data.toString()).toBe('held');
     });
 
+    it('a paused client pushes back on the sender: nothing is delivered, the server buffers, and resume() drains all in order', async () => {
+      const { client, serverWs } = await openPair(impl);
+      client.pause();
+      for (let i = 0; i < 24; i++) serverWs.send(Buffer.alloc(1024 * 1024, i));
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(client.events.of('message')).toEqual([]);
+      // The kernel's buffers hold a few MiB at most; the rest waits in the server's socket.
+      expect(serverWs.bufferedAmount).toBeGreaterThan(0);
+      client.resume();
+      const messages = await client.events.waitCount('message', 24, 10000);
+      expect(messages.map(([, data]) => data[0])).toEqual(
+        Array.from({ length: 24 }, (_, i) => i)
+      );
+      expect(messages.every(([, data]) => data.length === 1024 * 1024)).toBe(
+        true
+      );
+    });
+
     it('pause() and resume() do nothing while CONNECTING', async () => {
       const server = await startServer(impl);
       const ws = new impl.WebSocket(server.url);

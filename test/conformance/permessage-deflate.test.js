@@ -178,6 +178,28 @@ describeEach('RFC 7692 permessage-deflate', (impl) => {
         expect(data.toString()).toBe('first part, second part, last part');
       });
 
+      it('§5.4 + §6.1: frames queued behind a compressing message keep the call order (data, ping, data, close)', async () => {
+        const ctx = await openDeflate(impl, role);
+        const big = randomBytes(512 * 1024).toString('base64');
+        ctx.ws.send(big);
+        ctx.ws.ping('after big');
+        ctx.ws.send('small', { compress: false });
+        ctx.ws.close(1000, 'last');
+        const frames = [];
+        for (let i = 0; i < 4; i++) frames.push(await ctx.peer.nextFrame(5000));
+        expect(frames.map((f) => [f.opcode, f.rsv1])).toEqual([
+          [OP.TEXT, true],
+          [OP.PING, false],
+          [OP.TEXT, false],
+          [OP.CLOSE, false]
+        ]);
+        expect(
+          (await ctx.inflater.inflate(frames[0].payload)).toString() === big
+        ).toBe(true);
+        expect(frames[1].payload.toString()).toBe('after big');
+        expect(frames[3].code).toBe(1000);
+      });
+
       it('§6.1: send(..., { compress: false }) sends an uncompressed frame (RSV1 clear)', async () => {
         const ctx = await openDeflate(impl, role);
         ctx.ws.send('plain text', { compress: false });

@@ -236,6 +236,41 @@ describeEach('RFC 6455 §8.1 UTF-8 handling', (impl) => {
         expect([code, reason.toString()]).toEqual([1000, 'ciao 👋 κόσμε']);
       });
 
+      it('skipUTF8Validation: an invalid close reason is reported as received and the close is answered, without a crash', async () => {
+        const options =
+          role === 'server'
+            ? { serverOptions: { skipUTF8Validation: true } }
+            : { clientOptions: { skipUTF8Validation: true } };
+        const ctx = await openPeer(impl, role, options);
+        ctx.peer.sendFrame({
+          opcode: OP.CLOSE,
+          payload: closePayload(1000, hex('ff fe 41'))
+        });
+        const { close } = await ctx.peer.readUntilClose();
+        expect(close.code).toBe(1000);
+        const [, code, reason] = await ctx.events.wait('close');
+        expect([code, reason.toString('hex')]).toEqual([1000, 'fffe41']);
+        expect(ctx.events.of('error')).toEqual([]);
+      });
+
+      // ws echoes the invalid reason bytes back; a reason on the wire is UTF-8 (§5.5.1), so
+      // ws-native answers with the code alone. ws-native only.
+      if (impl.name !== 'ws') {
+        it('§5.5.1: with skipUTF8Validation an invalid reason is not sent back: the answer carries the code only', async () => {
+          const options =
+            role === 'server'
+              ? { serverOptions: { skipUTF8Validation: true } }
+              : { clientOptions: { skipUTF8Validation: true } };
+          const ctx = await openPeer(impl, role, options);
+          ctx.peer.sendFrame({
+            opcode: OP.CLOSE,
+            payload: closePayload(1000, hex('ff fe 41'))
+          });
+          const { close } = await ctx.peer.readUntilClose();
+          expect(close.payload.toString('hex')).toBe('03e8');
+        });
+      }
+
       it('skipUTF8Validation: invalid text is delivered as is', async () => {
         const options =
           role === 'server'
