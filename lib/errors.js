@@ -27,10 +27,10 @@ const INFLATE_FAILED = 13;
 const OUT_OF_MEMORY = 14;
 
 //
-// `detail` of TOO_MANY_BUFFERED_PARTS: which of ws's two limits was hit. ws
-// words them differently although both share one `code`.
+// `detail` of TOO_MANY_BUFFERED_PARTS: 0 when maxFragments was hit, 1 when
+// maxBufferedChunks was. ws words them differently although both share one
+// `code`.
 //
-const PARTS_FRAGMENTS = 0;
 const PARTS_CHUNKS = 1;
 
 const FRAME_PREFIX = 'Invalid WebSocket frame: ';
@@ -245,7 +245,5 @@ module.exports = {
     TOO_MANY_BUFFERED_PARTS,
     INFLATE_FAILED,
     OUT_OF_MEMORY
-  },
-  PARTS_CHUNKS,
-  PARTS_FRAGMENTS
+  }
 };
