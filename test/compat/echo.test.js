@@ -4,7 +4,12 @@
 
 import { afterEach, describe, expect, it } from 'vitest';
 
-import { cleanup, openPair } from '../helpers/harness.js';
+import {
+  cleanup,
+  connectClient,
+  openPair,
+  startServer
+} from '../helpers/harness.js';
 import { describeEach } from '../helpers/implementations.js';
 
 afterEach(cleanup);
@@ -119,6 +124,49 @@ describeEach('echo', (impl) => {
           await new Promise((resolve) => setTimeout(resolve, 50));
           expect(counts).toEqual(new Array(50).fill(1));
         });
+
+        it('fifty connections echo at once, each keeping its own order', async () => {
+          const server = await startServer(impl, {
+            perMessageDeflate: compress && { threshold: 0 }
+          });
+          server.wss.on('connection', (ws) =>
+            ws.on('message', (data, isBinary) =>
+              ws.send(data, { binary: isBinary })
+            )
+          );
+          const clients = await Promise.all(
+            Array.from({ length: 50 }, () =>
+              connectClient(impl, server.url, {
+                perMessageDeflate: compress && { threshold: 0 }
+              })
+            )
+          );
+          clients.forEach((client, c) => {
+            for (let i = 0; i < 20; i++) {
+              client.send(
+                i % 2
+                  ? `client ${c} message ${i} `.repeat(i * 20)
+                  : Buffer.alloc(i * 500, c)
+              );
+            }
+          });
+          const results = await Promise.all(
+            clients.map((client) =>
+              client.events.waitCount('message', 20, 15000)
+            )
+          );
+          const wrong = [];
+          results.forEach((messages, c) => {
+            messages.forEach(([, data], i) => {
+              const expected =
+                i % 2
+                  ? Buffer.from(`client ${c} message ${i} `.repeat(i * 20))
+                  : Buffer.alloc(i * 500, c);
+              if (!data.equals(expected)) wrong.push(`${c}/${i}`);
+            });
+          });
+          expect(wrong).toEqual([]);
+        }, 30000);
 
         it('many messages in a burst arrive in order', async () => {
           const { client, serverWs } = await openPair(impl, {

@@ -200,6 +200,43 @@ describeEach('RFC 7692 permessage-deflate', (impl) => {
         expect(frames[3].code).toBe(1000);
       });
 
+      it('§5.4 + §6.2: events keep the wire order while a large compressed message is inflated (message, ping, message)', async () => {
+        const ctx = await openDeflate(impl, role);
+        const big = randomBytes(768 * 1024).toString('hex');
+        const compressed = await ctx.deflater.compress(big);
+        const frames = [
+          ctx.peer.encode({ opcode: OP.TEXT, rsv1: true, payload: compressed }),
+          ctx.peer.encode({ opcode: OP.PING, payload: 'after big' }),
+          ctx.peer.encode({ opcode: OP.TEXT, payload: 'small, uncompressed' })
+        ];
+        for (let i = 0; i < 3; i++) {
+          const small = await ctx.deflater.compress(`compressed ${i}`);
+          frames.push(
+            ctx.peer.encode({ opcode: OP.TEXT, rsv1: true, payload: small })
+          );
+        }
+        ctx.peer.send(Buffer.concat(frames));
+        await ctx.events.waitCount('message', 5, 10000);
+        const order = ctx.events.log
+          .filter(([name]) => name === 'message' || name === 'ping')
+          .map(([name, data]) =>
+            name === 'ping'
+              ? 'ping'
+              : data.length > 1000
+                ? 'big'
+                : data.toString()
+          );
+        expect(order).toEqual([
+          'big',
+          'ping',
+          'small, uncompressed',
+          'compressed 0',
+          'compressed 1',
+          'compressed 2'
+        ]);
+        expect(ctx.events.of('message')[0][1].toString() === big).toBe(true);
+      });
+
       it('§6.1: send(..., { compress: false }) sends an uncompressed frame (RSV1 clear)', async () => {
         const ctx = await openDeflate(impl, role);
         ctx.ws.send('plain text', { compress: false });
