@@ -184,7 +184,12 @@ export async function launchChromium({ spkiHash } = {}) {
   ];
   if (spkiHash) args.push(`--ignore-certificate-errors-spki-list=${spkiHash}`);
   args.push('about:blank');
+  // A sanitizer runtime preloaded for the addon under test (scripts/asan-tests.js) is not for
+  // the browser.
+  const env = { ...process.env };
+  delete env.LD_PRELOAD;
   const child = spawn(CHROMIUM_PATH, args, {
+    env,
     stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe']
   });
   let stderr = '';
