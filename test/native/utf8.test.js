@@ -432,6 +432,17 @@ describe('Utf8Stream', () => {
     expect(stream.finish()).toBe(true);
   });
 
+  it('misuse throws TypeError: a call without new, methods on other objects', () => {
+    expect(() => binding.Utf8Stream()).toThrow(TypeError);
+    const { feed, finish, reset } = binding.Utf8Stream.prototype;
+    expect(() => feed.call({}, Buffer.from('a'))).toThrow(TypeError);
+    expect(() => finish.call(null)).toThrow(TypeError);
+    expect(() => reset.call(Buffer.alloc(4))).toThrow(TypeError);
+    expect(() =>
+      new binding.Utf8Stream().feed(new DataView(new ArrayBuffer(2)))
+    ).toThrow(TypeError);
+  });
+
   it('behaves the same under every forced ISA (WSN_FORCE_ISA)', () => {
     // The stream uses the dispatched kernel, chosen once per process.
     const code = `
