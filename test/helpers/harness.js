@@ -78,6 +78,7 @@ export function once(emitter, event, ms = 3000) {
 export function recordEvents(ws) {
   const log = [];
   const waiters = [];
+  // 'unexpected-response' and 'redirect' change ws's behaviour when listened to: not recorded.
   const names = [
     'open',
     'message',
@@ -85,13 +86,9 @@ export function recordEvents(ws) {
     'pong',
     'error',
     'close',
-    'upgrade',
-    'unexpected-response',
-    'redirect'
+    'upgrade'
   ];
   for (const name of names) {
-    // 'unexpected-response' changes ws's behaviour when listened to; record it only on request.
-    if (name === 'unexpected-response' || name === 'redirect') continue;
     ws.on(name, (...args) => {
       log.push([name, ...args]);
       for (const waiter of waiters.slice()) waiter();

@@ -3,12 +3,13 @@
 
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 import { describe } from 'vitest';
 
 const require = createRequire(import.meta.url);
 const ROOT = path.resolve(
-  path.dirname(new URL(import.meta.url).pathname),
+  path.dirname(fileURLToPath(import.meta.url)),
   '../..'
 );
 
