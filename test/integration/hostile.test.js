@@ -8,7 +8,6 @@
 import http from 'node:http';
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import zlib from 'node:zlib';
 
 import { afterEach, describe, expect, it } from 'vitest';
 
