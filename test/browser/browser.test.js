@@ -294,7 +294,7 @@ describe('Chromium page <-> ws-native server', () => {
 
   it('Blob and typed-array sends arrive as binary; binaryType "blob" receives Blobs', async () => {
     const { server, call } = await connect('/deflate', { binaryType: 'blob' });
-    for (const size of [0, 1000, 3 * MiB]) {
+    for (const size of [0, 1000, 16 * MiB]) {
       await call('send', 'blob', size, 1);
       const blob = await server.next();
       expect(blob.isBinary).toBe(true);
