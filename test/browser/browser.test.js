@@ -16,7 +16,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import {
+  afterAll,
+  afterEach,
+  beforeAll,
+  beforeEach,
+  describe,
+  expect,
+  it
+} from 'vitest';
 
 import { launchChromium, requireChromium } from './chromium.js';
 
@@ -202,7 +210,22 @@ let httpPort;
 let httpsPort;
 let certDir;
 
+let setupError;
+
 beforeAll(async () => {
+  try {
+    await setUp();
+  } catch (error) {
+    setupError = error;
+  }
+}, 60000);
+
+// A missing browser fails every test with the reason (a failed beforeAll would only skip them).
+beforeEach(() => {
+  if (setupError) throw setupError;
+});
+
+async function setUp() {
   requireChromium();
   certDir = fs.mkdtempSync(path.join(os.tmpdir(), 'wsn-cert-'));
   const certificate = makeCertificate(certDir);
@@ -218,7 +241,7 @@ beforeAll(async () => {
   await page.goto(`http://127.0.0.1:${httpPort}/`);
   securePage = await browser.newPage();
   await securePage.goto(`https://127.0.0.1:${httpsPort}/`);
-}, 60000);
+}
 
 afterAll(async () => {
   if (browser) await browser.close();
