@@ -5,7 +5,7 @@
 // buffer.isUtf8 and a plain copy, all measured in this run; and from which
 // size one native call beats a JS loop.
 //
-//   taskset -c 1 node bench/kernels.js
+//   taskset -c 1 node bench/kernels.js [--runs 3]
 //
 // The kernel table is chosen once per process, so each ISA runs in a child
 // process started with WSN_FORCE_ISA (it inherits the CPU pinning). Each child
@@ -272,48 +272,76 @@ function printTable(title, header, rows) {
   for (const row of cells.slice(1)) console.log(line(row));
 }
 
+function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2
+    ? sorted[middle]
+    : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
 function main() {
   if (process.argv[2] === '--child') {
     const small = process.argv[3] === 'small';
     process.stdout.write(JSON.stringify(measureChild(small)));
     return;
   }
+  const runsIndex = process.argv.indexOf('--runs');
+  const runCount =
+    runsIndex === -1 ? 3 : Math.max(1, Number(process.argv[runsIndex + 1]));
   const { available } = binding.kernelInfo();
   const best = available[available.length - 1];
   const cpu = os.cpus()[0];
   console.log(
     `ws-native kernels: node ${process.version}, ${cpu ? cpu.model : 'CPU ?'}` +
-      `, ISAs ${available.join(', ')}. GB/s = bytes per ns, best of ` +
-      `${SAMPLES} samples taken in turns; each ratio compares numbers ` +
-      'measured in the same process.'
+      `, ISAs ${available.join(', ')}. GB/s = bytes per ns: the best of ` +
+      `${SAMPLES} samples taken in turns with the baselines in one process, ` +
+      `then the median over ${runCount} such processes per ISA; a ratio is ` +
+      'the median of the ratios measured within each process.'
   );
 
-  const runs = {};
-  for (const isa of available) {
-    const args = [__filename, '--child', isa === best ? 'small' : 'large'];
-    const out = execFileSync(process.execPath, args, {
-      env: { ...process.env, WSN_FORCE_ISA: isa },
-      encoding: 'utf8'
-    });
-    runs[isa] = JSON.parse(out);
-    if (runs[isa].isa !== isa) {
-      throw new Error(`the child ran ${runs[isa].isa}, not ${isa}`);
+  // Runs of the ISAs alternate, so a busy spell on the machine does not land
+  // on one ISA only.
+  const runs = Object.fromEntries(available.map((isa) => [isa, []]));
+  for (let run = 0; run < runCount; run++) {
+    for (const isa of available) {
+      const args = [__filename, '--child', isa === best ? 'small' : 'large'];
+      const out = execFileSync(process.execPath, args, {
+        env: { ...process.env, WSN_FORCE_ISA: isa },
+        encoding: 'utf8'
+      });
+      const result = JSON.parse(out);
+      if (result.isa !== isa) {
+        throw new Error(`the child ran ${result.isa}, not ${isa}`);
+      }
+      runs[isa].push(result);
     }
   }
-  const top = runs[best];
+  // GB/s of one contestant, and the ratio of two, over the runs of an ISA.
+  const speed = (isa, table, key, who) =>
+    gb(median(runs[isa].map((run) => run[table][key][who])));
+  const versus = (isa, table, key, who, base) =>
+    ratio(
+      median(
+        runs[isa].map((run) => run[table][key][who] / run[table][key][base])
+      ),
+      1
+    );
 
   printTable(
     'mask(source, key, output, 0, n): GB/s (ws-native vs Buffer.copy / vs ' +
-      `bufferutil.mask; baseline columns from the ${best} run)`,
+      `bufferutil.mask; baseline columns from the ${best} runs)`,
     ['size', 'Buffer.copy', 'bufferutil', ...available],
     MASK_SIZES.map((size) => [
       label(size),
-      gb(top.mask[size].copy),
-      gb(top.mask[size].bufferutil),
-      ...available.map((isa) => {
-        const { native, copy, bufferutil } = runs[isa].mask[size];
-        return `${gb(native)} (${ratio(native, copy)} / ${ratio(native, bufferutil)})`;
-      })
+      speed(best, 'mask', size, 'copy'),
+      speed(best, 'mask', size, 'bufferutil'),
+      ...available.map(
+        (isa) =>
+          `${speed(isa, 'mask', size, 'native')} ` +
+          `(${versus(isa, 'mask', size, 'native', 'copy')} / ` +
+          `${versus(isa, 'mask', size, 'native', 'bufferutil')})`
+      )
     ])
   );
 
@@ -322,11 +350,12 @@ function main() {
     ['size', 'bufferutil', ...available],
     MASK_SIZES.map((size) => [
       label(size),
-      gb(top.unmask[size].bufferutil),
-      ...available.map((isa) => {
-        const { native, bufferutil } = runs[isa].unmask[size];
-        return `${gb(native)} (${ratio(native, bufferutil)})`;
-      })
+      speed(best, 'unmask', size, 'bufferutil'),
+      ...available.map(
+        (isa) =>
+          `${speed(isa, 'unmask', size, 'native')} ` +
+          `(${versus(isa, 'unmask', size, 'native', 'bufferutil')})`
+      )
     ])
   );
 
@@ -335,19 +364,20 @@ function main() {
       `isValidUtf8, ${kind} text: GB/s (ws-native vs buffer.isUtf8 / vs ` +
         'utf-8-validate)',
       ['size', 'buffer.isUtf8', 'utf-8-validate', ...available],
-      UTF8_SIZES.map((size) => [
-        label(size),
-        gb(top.utf8[`${kind} ${size}`].isUtf8),
-        gb(top.utf8[`${kind} ${size}`].utf8Validate),
-        ...available.map((isa) => {
-          const {
-            native,
-            isUtf8: node,
-            utf8Validate: validate
-          } = runs[isa].utf8[`${kind} ${size}`];
-          return `${gb(native)} (${ratio(native, node)} / ${ratio(native, validate)})`;
-        })
-      ])
+      UTF8_SIZES.map((size) => {
+        const key = `${kind} ${size}`;
+        return [
+          label(size),
+          speed(best, 'utf8', key, 'isUtf8'),
+          speed(best, 'utf8', key, 'utf8Validate'),
+          ...available.map(
+            (isa) =>
+              `${speed(isa, 'utf8', key, 'native')} ` +
+              `(${versus(isa, 'utf8', key, 'native', 'isUtf8')} / ` +
+              `${versus(isa, 'utf8', key, 'native', 'utf8Validate')})`
+          )
+        ];
+      })
     );
   }
 
@@ -366,19 +396,20 @@ function main() {
       'ws-native'
     ],
     SMALL_SIZES.map((size) => {
-      const mask = top.smallMask[size];
       const row = [
         label(size),
-        gb(mask.js),
-        gb(mask.bufferutil),
-        `${gb(mask.native)} (${ratio(mask.native, mask.js)})`
+        speed(best, 'smallMask', size, 'js'),
+        speed(best, 'smallMask', size, 'bufferutil'),
+        `${speed(best, 'smallMask', size, 'native')} ` +
+          `(${versus(best, 'smallMask', size, 'native', 'js')})`
       ];
       for (const kind of ['ascii', 'mixed']) {
-        const utf8 = top.smallUtf8[`${kind} ${size}`];
+        const key = `${kind} ${size}`;
         row.push(
-          gb(utf8.js),
-          gb(utf8.isUtf8),
-          `${gb(utf8.native)} (${ratio(utf8.native, utf8.js)})`
+          speed(best, 'smallUtf8', key, 'js'),
+          speed(best, 'smallUtf8', key, 'isUtf8'),
+          `${speed(best, 'smallUtf8', key, 'native')} ` +
+            `(${versus(best, 'smallUtf8', key, 'native', 'js')})`
         );
       }
       return row;
