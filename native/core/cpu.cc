@@ -19,6 +19,7 @@ constexpr KernelTable kAvx2Table{Isa::kAvx2, detail::maskAvx2,
                                  detail::validUtf8PrefixAvx2};
 #endif
 
+#if defined(WSN_HAVE_X86_KERNELS)
 struct Support {
   bool sse2 = false;
   bool avx2 = false;
@@ -26,7 +27,6 @@ struct Support {
 
 Support detect() noexcept {
   Support support;
-#if defined(WSN_HAVE_X86_KERNELS)
   __builtin_cpu_init();
   support.sse2 = __builtin_cpu_supports("sse2") != 0;
   // libgcc and compiler-rt report AVX and AVX2 only when XGETBV says the OS
@@ -35,7 +35,6 @@ Support detect() noexcept {
   // real CPU, but both are checked.
   support.avx2 =
       __builtin_cpu_supports("avx") != 0 && __builtin_cpu_supports("avx2") != 0;
-#endif
   return support;
 }
 
@@ -43,6 +42,7 @@ const Support& support() noexcept {
   static const Support detected = detect();
   return detected;
 }
+#endif
 
 const KernelTable* tableIfSupported(Isa isa) noexcept {
   switch (isa) {
