@@ -11,6 +11,7 @@
 //   node bench/run-all.js --sizes 32,1024 --conns 100 --types text
 //       --deflate off --servers ws-native,ws+bu --reps 5 --duration 5
 //   node bench/run-all.js --quick --all       then broadcast.js and memory.js
+//   node bench/run-all.js --render bench/results/echo-quick.json   redraw only
 
 const { spawnSync } = require('child_process');
 const fs = require('fs');
@@ -313,8 +314,23 @@ async function main() {
     reps: 0,
     warmup: 0,
     duration: 0,
-    name: ''
+    name: '',
+    render: ''
   });
+  if (options.render) {
+    // Redraw the table and chart of a finished run from its JSON.
+    const saved = JSON.parse(fs.readFileSync(options.render, 'utf8'));
+    const base = path.join(RESULTS, saved.name);
+    fs.writeFileSync(`${base}.md`, renderMarkdown(saved.summary, saved));
+    fs.writeFileSync(
+      `${base}.svg`,
+      renderSvg(saved.summary, saved, saved.servers)
+    );
+    process.stdout.write(
+      `bench: redrew bench/results/${saved.name}.{md,svg}\n`
+    );
+    return;
+  }
   // Empty lists mean "the matrix default"; the [0]/[''] defaults only type them.
   for (const key of ['sizes', 'conns', 'types', 'deflate']) {
     options[key] = options[key].filter((v) => v !== 0 && v !== '');

@@ -127,7 +127,7 @@ function barChartSvg({
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">`,
     '<style>text{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;fill:#212529}' +
       '.title{font-size:16px;font-weight:600}.subtitle{font-size:11px;fill:#495057}' +
-      '.group{font-size:11px}.value{font-size:10px;fill:#343a40}.tick{font-size:10px;fill:#495057}' +
+      '.group{font-size:11px}.value{font-size:10px;fill:#343a40;paint-order:stroke;stroke:#fff;stroke-width:3px;stroke-linejoin:round}.tick{font-size:10px;fill:#495057}' +
       '.legend{font-size:11px}.axis{font-size:11px;fill:#495057}' +
       '.grid{stroke:#dee2e6;stroke-width:1}.reference{stroke:#c92a2a;stroke-width:1.5;stroke-dasharray:5 3}</style>',
     `<rect width="${width}" height="${height}" fill="#ffffff"/>`,
