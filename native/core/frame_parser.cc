@@ -27,6 +27,12 @@ constexpr size_t kBlockBytes = 16 * 1024;
 constexpr uint64_t kPartsFragments = 0;
 constexpr uint64_t kPartsChunks = 1;
 
+// Deflate's largest expansion: a 258-byte match coded in 2 bits is 1032
+// output bytes per input byte (RFC 1951 §3.2.5; zlib's technical notes). Input
+// slices of budget / kMaxInflateRatio bytes therefore cannot overrun the
+// inflate budget by more than one budget, whatever the data.
+constexpr uint64_t kMaxInflateRatio = 1032;
+
 bool isControl(uint8_t opcode) { return (opcode & 0x8) != 0; }
 
 uint64_t saturatingAdd(uint64_t a, uint64_t b) {
@@ -51,7 +57,9 @@ enum class HeaderStep { kNeedMore, kDone, kFailed };
 struct FrameParser::Impl {
   enum class Phase : uint8_t { kHeader, kPayload, kFinished, kFailed };
 
-  explicit Impl(const ParserOptions& parserOptions) : options_(parserOptions) {}
+  explicit Impl(const ParserOptions& parserOptions)
+      : options_(parserOptions),
+        inflateBudgetLeft_(parserOptions.inflateBudgetBytes) {}
 
   ParserOptions options_;
   Phase phase_ = Phase::kHeader;
@@ -82,6 +90,20 @@ struct FrameParser::Impl {
   Utf8Stream utf8_;
   std::unique_ptr<Inflater> inflater_;
 
+  // Inflated bytes the current slice may still produce (see
+  // ParserOptions::inflateBudgetBytes); it carries over between execute()
+  // calls until a call ends in kInflatePending.
+  uint64_t inflateBudgetLeft_;
+  // The budget stopped this call (set by readCompressed, read by execute).
+  bool inflatePaused_ = false;
+  // The last call ended in kInflatePending, so the next one continues the
+  // same input piece.
+  bool resuming_ = false;
+  // The frame part being inflated (one frame's bytes in one caller chunk) has
+  // produced output and been counted in pieces_: a part cut into slices by
+  // the budget still counts once, as when it is inflated in one go.
+  bool pieceCounted_ = false;
+
   // A control frame split across chunks (§5.5: at most 125 bytes).
   uint8_t control_[kMaxControlPayloadBytes] = {};
   size_t controlBytes_ = 0;
@@ -111,7 +133,9 @@ struct FrameParser::Impl {
   bool readPayload(uint8_t* data, size_t length, size_t* position);
   bool readControl(uint8_t* data, size_t available, size_t start);
   bool readPlain(uint8_t* data, size_t available, size_t start);
-  bool readCompressed(uint8_t* data, size_t available, size_t start);
+  bool readCompressed(uint8_t* data, size_t available, size_t start,
+                      size_t* fedBytes);
+  bool inflateSlice(const uint8_t* bytes, size_t length, bool last);
   bool finishControl(const uint8_t* payload, size_t payloadBytes, bool isSpan,
                      size_t spanOffset);
   bool finishMessage();
@@ -272,6 +296,7 @@ void FrameParser::Impl::beginFrame(const FrameHeader& header) {
     pieces_ = 0;
     utf8_.reset();
   }
+  pieceCounted_ = false;
   headerTotalBytes_ = saturatingAdd(headerTotalBytes_, header.payloadBytes);
   ++frames_;
   inMessage_ = !header.fin;
@@ -497,51 +522,91 @@ bool FrameParser::Impl::readPlain(uint8_t* data, size_t available,
   return true;
 }
 
-// A compressed message's frame payload: every piece goes to the inflater at
-// once (RFC 7692 §7.2.2), so the limit and UTF-8 are checked on the output as
-// it grows.
+// Inflates one input slice of a compressed message (RFC 7692 §7.2.2; `last`:
+// the message's final bytes, so the tail is appended), checking UTF-8 and the
+// limits on the output as it grows.
+bool FrameParser::Impl::inflateSlice(const uint8_t* bytes, size_t length,
+                                     bool last) {
+  if (!inflater_) {
+    inflater_.reset(new (std::nothrow) Inflater(
+        options_.inflateWindowBits, options_.inflateNoContextTakeover));
+    if (!inflater_) return fail(Status::kOutOfMemory);
+  }
+  const size_t before = message_.size();
+  int zlibCode = 0;
+  const Status inflated = inflater_->inflate(
+      bytes, length, last, message_, options_.maxPayloadBytes, &zlibCode);
+  // Validate what came out, up to the limit, before reporting the inflate
+  // result: the first failure is then the same however the input was split.
+  const size_t grown = message_.size() > before ? message_.size() - before : 0;
+  size_t produced = grown;
+  if (options_.maxPayloadBytes != 0 && grown != 0) {
+    const uint64_t room = options_.maxPayloadBytes > before
+                              ? options_.maxPayloadBytes - before
+                              : 0;
+    produced = static_cast<size_t>(std::min<uint64_t>(produced, room));
+  }
+  if (validateText_ && produced != 0 &&
+      !utf8_.feed(message_.data() + before, produced)) {
+    return fail(Status::kInvalidUtf8);
+  }
+  if (inflated != Status::kOk) {
+    return fail(inflated,
+                inflated == Status::kInflateFailed
+                    ? static_cast<uint64_t>(static_cast<uint32_t>(zlibCode))
+                    : 0);
+  }
+  if (grown != 0 && !pieceCounted_) {
+    pieceCounted_ = true;
+    ++pieces_;
+  }
+  if (options_.inflateBudgetBytes != 0) {
+    inflateBudgetLeft_ -= std::min<uint64_t>(grown, inflateBudgetLeft_);
+  }
+  return true;
+}
+
+// A compressed message's frame payload: its bytes go to the inflater in
+// slices, so the limit and UTF-8 are checked on the output as it grows and the
+// inflate budget can stop the work between two slices. *fedBytes: how many of
+// the `available` bytes were consumed (all of them unless the budget stopped
+// us, with inflatePaused_ set, or an error occurred).
 bool FrameParser::Impl::readCompressed(uint8_t* data, size_t available,
-                                       size_t start) {
+                                       size_t start, size_t* fedBytes) {
   uint8_t* bytes = data + start;
-  unmaskAndValidate(bytes, bytes, available, false);
-  payloadLeft_ -= available;
-  const bool last = payloadLeft_ == 0 && frame_.fin;
-  if (available != 0 || last) {
-    if (!inflater_) {
-      inflater_.reset(new (std::nothrow) Inflater(
-          options_.inflateWindowBits, options_.inflateNoContextTakeover));
-      if (!inflater_) return fail(Status::kOutOfMemory);
+  const uint64_t budget = options_.inflateBudgetBytes;
+  const size_t sliceBytes =
+      budget == 0
+          ? available
+          : static_cast<size_t>(std::max<uint64_t>(
+                1, std::min<uint64_t>(budget / kMaxInflateRatio, SIZE_MAX)));
+  size_t done = 0;
+  *fedBytes = 0;
+  // One pass even without input: an empty final frame still ends the
+  // message, and its tail may be all that is left to inflate.
+  do {
+    const size_t left = available - done;
+    if (left != 0 && budget != 0 && inflateBudgetLeft_ == 0) {
+      inflatePaused_ = true;
+      return false;
     }
-    const size_t before = message_.size();
-    int zlibCode = 0;
-    const Status inflated = inflater_->inflate(
-        bytes, available, last, message_, options_.maxPayloadBytes, &zlibCode);
-    // Validate what came out, up to the limit, before reporting the inflate
-    // result: the first failure is then the same however the input was split.
-    size_t produced = message_.size() > before ? message_.size() - before : 0;
-    if (options_.maxPayloadBytes != 0 && message_.size() > before) {
-      const uint64_t room = options_.maxPayloadBytes > before
-                                ? options_.maxPayloadBytes - before
-                                : 0;
-      produced = static_cast<size_t>(std::min<uint64_t>(produced, room));
+    const size_t slice = std::min(left, sliceBytes);
+    // Unmask only what is fed now: the rest may be read by a later call.
+    unmaskAndValidate(bytes + done, bytes + done, slice, false);
+    payloadLeft_ -= slice;
+    const bool last = payloadLeft_ == 0 && frame_.fin;
+    if ((slice != 0 || last) && !inflateSlice(bytes + done, slice, last)) {
+      return false;
     }
-    if (validateText_ && produced != 0 &&
-        !utf8_.feed(message_.data() + before, produced)) {
-      return fail(Status::kInvalidUtf8);
-    }
-    if (inflated != Status::kOk) {
-      return fail(inflated,
-                  inflated == Status::kInflateFailed
-                      ? static_cast<uint64_t>(static_cast<uint32_t>(zlibCode))
-                      : 0);
-    }
-    if (message_.size() > before) {
-      ++pieces_;
-      if (options_.maxBufferedChunks != 0 &&
-          pieces_ > options_.maxBufferedChunks) {
-        return fail(Status::kTooManyBufferedParts, kPartsChunks);
-      }
-    }
+    done += slice;
+    *fedBytes = done;
+  } while (done < available);
+
+  // The piece limit is checked once per frame part, after all of its output
+  // has been validated, as when the part is inflated in one call.
+  if (pieceCounted_ && options_.maxBufferedChunks != 0 &&
+      pieces_ > options_.maxBufferedChunks) {
+    return fail(Status::kTooManyBufferedParts, kPartsChunks);
   }
   if (payloadLeft_ != 0) return true;
   if (frame_.fin) return finishMessage();
@@ -554,9 +619,17 @@ bool FrameParser::Impl::readPayload(uint8_t* data, size_t length,
   const size_t start = *position;
   const size_t available =
       static_cast<size_t>(std::min<uint64_t>(payloadLeft_, length - start));
+  if (isControl(frame_.opcode)) {
+    *position += available;
+    return readControl(data, available, start);
+  }
+  if (compressed_) {
+    size_t fedBytes = 0;
+    const bool ok = readCompressed(data, available, start, &fedBytes);
+    *position += fedBytes;
+    return ok;
+  }
   *position += available;
-  if (isControl(frame_.opcode)) return readControl(data, available, start);
-  if (compressed_) return readCompressed(data, available, start);
   return readPlain(data, available, start);
 }
 
@@ -581,6 +654,10 @@ ExecuteResult FrameParser::execute(uint8_t* data, size_t length,
     return result;
   }
   if (eventCapacity == 0) return result;
+  // A call after kInflatePending continues the input piece it stopped in;
+  // any other call brings a new one.
+  if (!impl.resuming_) impl.pieceCounted_ = false;
+  impl.resuming_ = false;
   impl.owned_ = &owned_;
   impl.events_ = events;
   impl.eventCapacity_ = eventCapacity;
@@ -602,7 +679,7 @@ ExecuteResult FrameParser::execute(uint8_t* data, size_t length,
       if (position == length && impl.payloadLeft_ != 0) break;
       const size_t payloadStart = position;
       if (!impl.readPayload(data, length, &position)) {
-        position = payloadStart;
+        if (!impl.inflatePaused_) position = payloadStart;
         break;
       }
     } else {
@@ -614,6 +691,14 @@ ExecuteResult FrameParser::execute(uint8_t* data, size_t length,
   result.eventCount = impl.eventCount_;
   result.status = impl.status_;
   result.statusDetail = impl.statusDetail_;
+  if (impl.inflatePaused_) {
+    // The caller lets other work run before the next call: that starts a new
+    // slice with a full budget.
+    impl.inflatePaused_ = false;
+    impl.resuming_ = true;
+    impl.inflateBudgetLeft_ = impl.options_.inflateBudgetBytes;
+    result.status = Status::kInflatePending;
+  }
   impl.events_ = nullptr;
   impl.owned_ = nullptr;
   return result;

@@ -40,7 +40,9 @@ enum class Status : uint8_t {
   kTooManyBufferedParts,       // WS_ERR_TOO_MANY_BUFFERED_PARTS, 1008, detail = 0 maxFragments,
                                // 1 maxBufferedChunks
   kInflateFailed,              // zlib data error, 1007, detail = zlib return code
-  kOutOfMemory                 // 1011; allocation failed while buffering
+  kOutOfMemory,                // 1011; allocation failed while buffering
+  kInflatePending              // not a fault and never sticky: the inflate
+                               // budget ran out; call execute() again
 };
 
 [[nodiscard]] constexpr uint16_t closeCodeFor(Status status) noexcept {
@@ -60,6 +62,12 @@ enum class Status : uint8_t {
 [[nodiscard]] constexpr bool isValidCloseCode(uint32_t code) noexcept {
   return (code >= 1000 && code <= 1014 && code != 1004 && code != 1005 && code != 1006) ||
          (code >= 3000 && code <= 4999);
+}
+
+// True for the statuses that fail the connection: everything but kOk and
+// kInflatePending (closeCodeFor() has no meaning for those two).
+[[nodiscard]] constexpr bool isFault(Status status) noexcept {
+  return status != Status::kOk && status != Status::kInflatePending;
 }
 
 }  // namespace wsn

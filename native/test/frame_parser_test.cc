@@ -123,6 +123,7 @@ struct Outcome {
   uint64_t detail = 0;
   size_t calls = 0;
   size_t owned = 0;
+  size_t pauses = 0;  // calls that ended in kInflatePending
   bool operator==(const Outcome& other) const {
     return events == other.events && status == other.status &&
            detail == other.detail;
@@ -135,6 +136,9 @@ Outcome feed(FrameParser& parser, const Bytes& input,
              const std::vector<size_t>& cuts, size_t capacity = 1024) {
   Outcome outcome;
   std::vector<ParserEvent> events(capacity);
+  // The last call paused without consuming or emitting anything: the one
+  // after it, with a full budget, must not do the same.
+  bool pausedLast = false;
   size_t begin = 0;
   for (size_t c = 0; c <= cuts.size(); ++c) {
     const size_t end = c < cuts.size() ? cuts[c] : input.size();
@@ -159,6 +163,19 @@ Outcome feed(FrameParser& parser, const Bytes& input,
         }
         outcome.events.push_back(copy);
       }
+      if (result.status == Status::kInflatePending) {
+        // Not an error: input is always left over, and the next call (with a
+        // refilled budget) must make progress.
+        WSN_CHECK(result.bytesConsumed < chunk.size() - start);
+        const bool idle = result.bytesConsumed == 0 && result.eventCount == 0;
+        WSN_CHECK(!(pausedLast && idle));
+        if (pausedLast && idle) return outcome;
+        ++outcome.pauses;
+        pausedLast = idle;
+        start += result.bytesConsumed;
+        continue;
+      }
+      pausedLast = false;
       if (result.status != Status::kOk) {
         outcome.status = result.status;
         outcome.detail = result.statusDetail;
@@ -181,18 +198,33 @@ Outcome feedWhole(const ParserOptions& options, const Bytes& input,
   return feed(parser, input, {}, capacity);
 }
 
+ParserOptions withBudget(ParserOptions options, uint64_t budgetBytes) {
+  options.inflateBudgetBytes = budgetBytes;
+  return options;
+}
+
+// Inflate budgets the split tests also run with: one byte (a pause after
+// every slice that produced anything), 1 KiB, 64 KiB, and none at all.
+constexpr uint64_t kBudgets[] = {1, 1024, 64 * 1024, 0};
+
 // Split invariance: identical events and status for every two-chunk split,
-// one byte at a time, and with a one-event result area.
+// one byte at a time, with a one-event result area, and under every inflate
+// budget.
 Outcome checkSplits(const ParserOptions& options, const Bytes& input,
                     const char* name) {
   const Outcome whole = feedWhole(options, input);
   int mismatches = 0;
   // Every split point; for long inputs every 97th plus the first and last 64,
-  // which keeps the test quadratic only in the short inputs.
+  // which keeps the test quadratic only in the short inputs. The budget
+  // changes from one split to the next.
   const size_t stride = input.size() > 4096 ? 97 : 1;
+  size_t round = 0;
   for (size_t cut = 1; cut < input.size();
        cut += (cut < 64 || cut + 64 > input.size()) ? 1 : stride) {
-    FrameParser parser(options);
+    const ParserOptions budgeted =
+        round++ % 2 == 0 ? options
+                         : withBudget(options, kBudgets[(round / 2) % 4]);
+    FrameParser parser(budgeted);
     if (!(feed(parser, input, {cut}) == whole)) ++mismatches;
   }
   std::vector<size_t> everyByte;
@@ -201,7 +233,16 @@ Outcome checkSplits(const ParserOptions& options, const Bytes& input,
     FrameParser parser(options);
     if (!(feed(parser, input, everyByte) == whole)) ++mismatches;
   }
+  {
+    FrameParser parser(withBudget(options, 1));
+    if (!(feed(parser, input, everyByte) == whole)) ++mismatches;
+  }
   if (!(feedWhole(options, input, 1) == whole)) ++mismatches;
+  for (const uint64_t budget : kBudgets) {
+    if (!(feedWhole(withBudget(options, budget), input) == whole)) ++mismatches;
+    if (!(feedWhole(withBudget(options, budget), input, 1) == whole))
+      ++mismatches;
+  }
   if (mismatches != 0)
     std::fprintf(stderr, "split mismatch in %s: %d\n", name, mismatches);
   WSN_CHECK(mismatches == 0);
@@ -741,6 +782,246 @@ class Random {
   uint64_t state_;
 };
 
+// Text that deflates about 3x, like chat or JSON: words from a small skewed
+// vocabulary.
+Bytes wordText(size_t size, uint64_t seed) {
+  Random random(seed);
+  std::vector<std::string> vocabulary;
+  for (int i = 0; i < 500; ++i) {
+    std::string word;
+    const size_t length = 2 + random.below(8);
+    for (size_t j = 0; j < length; ++j)
+      word.push_back(static_cast<char>('a' + random.below(26)));
+    vocabulary.push_back(word);
+  }
+  Bytes out;
+  out.reserve(size + 16);
+  while (out.size() < size) {
+    const size_t u = random.below(500);
+    const std::string& word = vocabulary[u * u / 500];
+    out.insert(out.end(), word.begin(), word.end());
+    out.push_back(random.below(12) == 0 ? '.' : ' ');
+  }
+  out.resize(size);
+  return out;
+}
+
+// Feeds one chunk the way lib/receiver.js does (again from bytesConsumed
+// after every kInflatePending) and records the memory held after each call.
+struct SliceTrace {
+  std::vector<Event> events;
+  Status status = Status::kOk;
+  size_t pauses = 0;
+  size_t largestHeldBytes = 0;
+};
+
+SliceTrace feedSliced(FrameParser& parser, Bytes chunk) {
+  SliceTrace trace;
+  ParserEvent events[16];
+  size_t start = 0;
+  while (start < chunk.size()) {
+    const auto result =
+        parser.execute(chunk.data() + start, chunk.size() - start, events, 16);
+    for (size_t i = 0; i < result.eventCount; ++i) {
+      const ParserEvent& event = events[i];
+      Event copy{event.opcode, event.closeCode, {}};
+      if (event.owned) {
+        const auto& buffer = parser.ownedPayloads()[event.ownedIndex];
+        copy.payload = copyOf(buffer.data(), buffer.size());
+      } else {
+        copy.payload =
+            copyOf(chunk.data() + start + event.offset, event.length);
+      }
+      trace.events.push_back(copy);
+    }
+    trace.largestHeldBytes =
+        std::max(trace.largestHeldBytes, parser.bufferedBytes());
+    if (result.status != Status::kInflatePending) {
+      trace.status = result.status;
+      if (result.status != Status::kOk ||
+          result.bytesConsumed == chunk.size() - start) {
+        return trace;
+      }
+    } else {
+      ++trace.pauses;
+    }
+    start += result.bytesConsumed;
+  }
+  return trace;
+}
+
+Bytes compressedFrame(const Bytes& packed, uint8_t opcode, bool masked) {
+  FrameSpec spec;
+  spec.opcode = opcode;
+  spec.rsv1 = true;
+  spec.masked = masked;
+  return makeFrame(spec, packed);
+}
+
+void testInflateBudget() {
+  // A 3 MiB text message in one chunk: the default 256 KiB budget pauses the
+  // inflation eleven times, a 1 MiB one twice, none never; the message
+  // arrives intact and nothing is lost between the slices.
+  const Bytes text = wordText(3 * 1024 * 1024, 1);
+  const Bytes packed = deflateRaw(text);
+  WSN_CHECK(packed.size() < text.size() / 2);
+  ParserOptions server = serverOptions();
+  server.perMessageDeflate = true;
+  const struct {
+    ParserOptions options;
+    size_t pauses;
+  } cases[] = {{server, 11},
+               {withBudget(server, 1024 * 1024), 2},
+               {withBudget(server, 0), 0}};
+  for (const auto& each : cases) {
+    FrameParser parser(each.options);
+    const SliceTrace trace =
+        feedSliced(parser, compressedFrame(packed, 1, true));
+    WSN_CHECK(trace.status == Status::kOk && trace.events.size() == 1);
+    WSN_CHECK(trace.events.size() == 1 && trace.events[0].payload == text);
+    WSN_CHECK(trace.pauses == each.pauses);
+  }
+  // Budget 64 KiB, client role: between 3 MiB / 128 KiB and 3 MiB / 64 KiB
+  // pauses (each slice makes at least the budget and overruns it by at most
+  // one input slice of 63 bytes, 65 016 inflated bytes).
+  {
+    ParserOptions client = withBudget(clientOptions(), 64 * 1024);
+    client.perMessageDeflate = true;
+    FrameParser parser(client);
+    const SliceTrace trace =
+        feedSliced(parser, compressedFrame(packed, 2, false));
+    WSN_CHECK(trace.status == Status::kOk && trace.events.size() == 1 &&
+              trace.events[0].payload == text);
+    WSN_CHECK(trace.pauses >= text.size() / (128 * 1024) - 1);
+    WSN_CHECK(trace.pauses <= text.size() / (64 * 1024));
+  }
+
+  // A decompression bomb: 64 MiB of zeros in about 64 KiB. With a 1 MiB limit
+  // it still fails with kMessageTooBig, after at most four 256 KiB slices
+  // (each makes at least the budget and at most twice it), and never holds
+  // more than the limit plus one 64 KiB inflate step.
+  const Bytes zeros(64 * 1024 * 1024, 0);
+  const Bytes bomb = deflateRaw(zeros);
+  WSN_CHECK(bomb.size() < 128 * 1024);
+  {
+    ParserOptions limited = withBudget(server, 256 * 1024);
+    limited.maxPayloadBytes = 1024 * 1024;
+    FrameParser parser(limited);
+    const SliceTrace trace = feedSliced(parser, compressedFrame(bomb, 2, true));
+    WSN_CHECK(trace.status == Status::kMessageTooBig);
+    WSN_CHECK(trace.events.empty());
+    WSN_CHECK(trace.pauses >= 1 && trace.pauses <= 4);
+    WSN_CHECK(trace.largestHeldBytes <= 1024 * 1024 + 64 * 1024 + 1);
+    WSN_CHECK(parser.bufferedBytes() == 0);
+  }
+  // Without a limit the budget alone bounds each slice: 64 MiB of output in
+  // slices of 256 KiB (the default budget) up to 512 KiB.
+  {
+    ParserOptions unlimited = server;
+    unlimited.maxPayloadBytes = 0;
+    FrameParser parser(unlimited);
+    const SliceTrace trace = feedSliced(parser, compressedFrame(bomb, 2, true));
+    WSN_CHECK(trace.status == Status::kOk && trace.events.size() == 1 &&
+              trace.events[0].payload == zeros);
+    WSN_CHECK(trace.pauses >= 127 && trace.pauses <= 256);
+  }
+
+  // Frames after a paused message keep their order: a ping inside the
+  // fragmented message comes first, then the message, then the pong and the
+  // next message, in one chunk, under a budget that pauses many times.
+  {
+    ParserOptions small = withBudget(server, 4096);
+    const size_t half = packed.size() / 2;
+    FrameSpec first;
+    first.rsv1 = true;
+    first.fin = false;
+    const Bytes input = concat(
+        {makeFrame(first, Bytes(packed.begin(),
+                                packed.begin() + static_cast<long>(half))),
+         frameOf(9, bytesOf("ping")),
+         frameOf(0,
+                 Bytes(packed.begin() + static_cast<long>(half), packed.end())),
+         frameOf(10, bytesOf("pong")),
+         compressedFrame(deflateRaw(bytesOf("after")), 1, true),
+         frameOf(8, Bytes{0x03, 0xe8})});
+    FrameParser parser(small);
+    const Outcome outcome = feed(parser, input, {});
+    WSN_CHECK(outcome.status == Status::kOk && outcome.events.size() == 5);
+    WSN_CHECK(outcome.pauses > 100);
+    if (outcome.events.size() == 5) {
+      WSN_CHECK(outcome.events[0].opcode == 9 &&
+                outcome.events[0].payload == bytesOf("ping"));
+      WSN_CHECK(outcome.events[1].opcode == 1 &&
+                outcome.events[1].payload == text);
+      WSN_CHECK(outcome.events[2].opcode == 10);
+      WSN_CHECK(outcome.events[3].payload == bytesOf("after"));
+      WSN_CHECK(outcome.events[4].opcode == 8 &&
+                outcome.events[4].closeCode == 1000);
+    }
+  }
+
+  // An empty final frame after the budget ran out: only the tail is left,
+  // which is inflated without a pause (pending always leaves input unread).
+  {
+    const Bytes small = wordText(5000, 2);
+    const Bytes smallPacked = deflateRaw(small);
+    FrameSpec first;
+    first.rsv1 = true;
+    first.fin = false;
+    const Bytes input =
+        concat({makeFrame(first, smallPacked), frameOf(0, Bytes{}, true)});
+    const Outcome outcome =
+        checkSplits(server, input, "empty final compressed frame");
+    WSN_CHECK(outcome.status == Status::kOk && outcome.events.size() == 1 &&
+              outcome.events[0].payload == small);
+    FrameParser parser(withBudget(server, 1));
+    const Outcome paused = feed(parser, input, {});
+    WSN_CHECK(paused == outcome && paused.pauses > 100);
+  }
+
+  // maxBufferedChunks counts a compressed frame part once however many slices
+  // the budget cuts it into: four frames fail a limit of three, pass four.
+  {
+    const Bytes small = wordText(20000, 3);
+    const Bytes smallPacked = deflateRaw(small);
+    Bytes input;
+    const size_t quarter = smallPacked.size() / 4;
+    for (size_t i = 0; i < 4; ++i) {
+      FrameSpec spec;
+      spec.opcode = i == 0 ? 1 : 0;
+      spec.rsv1 = i == 0;
+      spec.fin = i == 3;
+      const auto from = smallPacked.begin() + static_cast<long>(i * quarter);
+      const auto to =
+          i == 3 ? smallPacked.end() : from + static_cast<long>(quarter);
+      input = concat({input, makeFrame(spec, Bytes(from, to))});
+    }
+    for (const uint64_t budget : kBudgets) {
+      ParserOptions three = withBudget(server, budget);
+      three.maxBufferedChunks = 3;
+      Outcome outcome = feedWhole(three, input);
+      WSN_CHECK(outcome.status == Status::kTooManyBufferedParts &&
+                outcome.detail == 1 && outcome.events.empty());
+      ParserOptions four = three;
+      four.maxBufferedChunks = 4;
+      outcome = feedWhole(four, input);
+      WSN_CHECK(outcome.status == Status::kOk && outcome.events.size() == 1 &&
+                outcome.events[0].payload == small);
+    }
+  }
+
+  // An empty call (start == length, as lib/receiver.js may make) is accepted
+  // and changes nothing.
+  {
+    FrameParser parser(server);
+    Bytes none(1, 0);
+    ParserEvent events[2];
+    const auto result = parser.execute(none.data() + 1, 0, events, 2);
+    WSN_CHECK(result.status == Status::kOk && result.bytesConsumed == 0 &&
+              result.eventCount == 0);
+  }
+}
+
 // Random streams of mostly plausible frames (any opcode, flags, mask bit,
 // length form; text that is valid or not; compressed or not) under random
 // limits: whatever the bytes, random chunkings must agree with the whole
@@ -757,6 +1038,7 @@ void testRandomStreams() {
     options.maxFragments = static_cast<uint32_t>(random.below(3) == 0 ? 3 : 0);
     options.skipUtf8Validation = random.below(4) == 0;
     Bytes input;
+    const uint64_t budget = kBudgets[random.below(4)];
     const size_t frames = 1 + random.below(8);
     for (size_t f = 0; f < frames; ++f) {
       FrameSpec spec;
@@ -799,11 +1081,12 @@ void testRandomStreams() {
         if (at >= input.size()) break;
         cuts.push_back(at);
       }
-      FrameParser parser(options);
+      FrameParser parser(cutting == 2 ? withBudget(options, budget) : options);
       if (!(feed(parser, input, cuts) == whole)) ++mismatches;
     }
     if (!(feedWhole(options, input, 1 + random.below(3)) == whole))
       ++mismatches;
+    if (!(feedWhole(withBudget(options, budget), input) == whole)) ++mismatches;
   }
   if (mismatches != 0)
     std::fprintf(stderr, "random streams: %d mismatches\n", mismatches);
@@ -819,6 +1102,7 @@ int main() {
   testCompressed();
   testLimitsAndMemory();
   testAfterCloseAndCapacity();
+  testInflateBudget();
   testRandomStreams();
   return wsn::test::finish("frame_parser_test");
 }
