@@ -26,7 +26,12 @@ export function unmask(buffer: Uint8Array, mask: Uint8Array): void;
  * after the last byte. For differential tests and benches: throws RangeError for an ISA the CPU or
  * build lacks.
  */
-export function maskWith(isa: Isa, buffer: Uint8Array, mask: Uint8Array, keyPhase: number): number;
+export function maskWith(
+  isa: Isa,
+  buffer: Uint8Array,
+  mask: Uint8Array,
+  keyPhase: number
+): number;
 
 /** RFC 3629 validation of a whole buffer. */
 export function isValidUtf8(buffer: Uint8Array): boolean;
@@ -67,7 +72,8 @@ export interface FrameParserOptions {
  * return of execute() until the next execute() of any parser, so JS copies what it needs out at once.
  *
  *   word 0: number of events      word 1: bytes consumed from `start`
- *   word 2: status (0 = ok, else a Status of native/core/status.h; lib/errors.js maps it)
+ *   word 2: status (0 = ok, else a Status of native/core/status.h; lib/errors.js maps the
+ *           faults; InflatePending is not one: see FrameParser.execute)
  *   word 3: status detail (opcode, length or close code named in the error message)
  *   then per event i, at 4 + 4*i:
  *     +0: opcode (1 text, 2 binary, 8 close, 9 ping, 10 pong) | 0x100 when the payload is owned
@@ -93,7 +99,14 @@ export const enum ParserStatus {
   InvalidCloseCode,
   TooManyBufferedParts,
   InflateFailed,
-  OutOfMemory
+  OutOfMemory,
+  /**
+   * Not a fault and never sticky: the inflate budget (256 KiB of inflated output per slice, kept
+   * across calls) ran out while input was left. The events reported are complete; call execute()
+   * again from start + consumed (consumed < chunk.length - start; it may be 0), after letting other
+   * work run. The next call has a full budget and always makes progress.
+   */
+  InflatePending
 }
 
 /** One connection's incremental frame reader. */
@@ -101,8 +114,9 @@ export class FrameParser {
   constructor(options: FrameParserOptions);
   /**
    * Parses `chunk` from `start` to its end (unmasking in place) and fills `parserEvents`. Returns
-   * the number of events. When fewer bytes were consumed than remained (event area full), call
-   * again from start + consumed. One call per socket chunk in the common case.
+   * the number of events. When fewer bytes were consumed than remained (event area full, or status
+   * InflatePending), call again from start + consumed. One call per socket chunk in the common
+   * case. `start` may equal `chunk.length` (an empty call, which changes nothing).
    */
   execute(chunk: Uint8Array, start: number): number;
   /** Moves out the owned payloads of the last execute() (as Buffers, no copy). */
@@ -120,7 +134,12 @@ export const MASK: 4;
  * A whole frame: header followed by `data` (masked with a fresh CSPRNG key, or with `maskKey`,
  * when `flags & MASK`). Always a new Buffer; every byte defined.
  */
-export function frame(data: Uint8Array, opcode: number, flags: number, maskKey?: Uint8Array): Buffer;
+export function frame(
+  data: Uint8Array,
+  opcode: number,
+  flags: number,
+  maskKey?: Uint8Array
+): Buffer;
 /** Only the header (2..14 bytes), for large unmasked payloads written separately. */
 export function frameHeader(
   payloadLength: number,
@@ -149,7 +168,11 @@ export class Deflater {
   /** Compressed bytes of the next part (`fin`: message end, tail 00 00 ff ff removed). */
   compress(data: Uint8Array, fin: boolean): Buffer;
   /** Runs compress() on the libuv threadpool. */
-  compressAsync(data: Uint8Array, fin: boolean, callback: (error: Error | null, result?: Buffer) => void): void;
+  compressAsync(
+    data: Uint8Array,
+    fin: boolean,
+    callback: (error: Error | null, result?: Buffer) => void
+  ): void;
   readonly memoryBytes: number;
 }
 /** One direction of permessage-deflate decompression. */
@@ -180,4 +203,6 @@ export function acceptKey(key: string): string;
  * to an array of values (true for a parameter without a value). Throws SyntaxError with ws's
  * message ("Unexpected character at index N", "Unexpected end of input").
  */
-export function parseExtensions(header: string): Record<string, Array<Record<string, Array<string | true>>>>;
+export function parseExtensions(
+  header: string
+): Record<string, Array<Record<string, Array<string | true>>>>;

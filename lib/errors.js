@@ -25,6 +25,12 @@ const INVALID_CLOSE_CODE = 11;
 const TOO_MANY_BUFFERED_PARTS = 12;
 const INFLATE_FAILED = 13;
 const OUT_OF_MEMORY = 14;
+//
+// Not a fault: the engine stopped inflating a large message at its per-slice
+// budget and wants to be called again (lib/receiver.js does, on the next
+// turn of the event loop). Never passed to protocolError().
+//
+const INFLATE_PENDING = 15;
 
 //
 // `detail` of TOO_MANY_BUFFERED_PARTS: 0 when maxFragments was hit, 1 when
@@ -244,6 +250,7 @@ module.exports = {
     INVALID_CLOSE_CODE,
     TOO_MANY_BUFFERED_PARTS,
     INFLATE_FAILED,
-    OUT_OF_MEMORY
+    OUT_OF_MEMORY,
+    INFLATE_PENDING
   }
 };

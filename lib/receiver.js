@@ -4,7 +4,7 @@ const { Writable } = require('stream');
 
 const binding = require('./binding');
 const PerMessageDeflate = require('./permessage-deflate');
-const { protocolError } = require('./errors');
+const { protocolError, status } = require('./errors');
 const { BINARY_TYPES, EMPTY_BUFFER, kWebSocket } = require('./constants');
 
 const FastBuffer = Buffer[Symbol.species];
@@ -19,12 +19,17 @@ const HEADER_WORDS = 4;
 // error (1011).
 //
 const NO_PROGRESS = 255;
+const { INFLATE_PENDING } = status;
 
 /**
  * HyBi Receiver: a Writable over the native frame parser. Each socket chunk
  * is parsed by one native call; the events it reports are then emitted from
  * JS, so ws's event order, pausing and `allowSynchronousEvents` pacing are
- * kept and no user code ever runs in the middle of a parse.
+ * kept and no user code ever runs in the middle of a parse. A large
+ * compressed message is inflated in slices (256 KiB of output each, about a
+ * millisecond of zlib) with a turn of the event loop between two slices, so
+ * the loop stays free as with ws's asynchronous zlib; later socket chunks
+ * wait in the Writable's buffer meanwhile.
  *
  * @extends Writable
  */
@@ -144,6 +149,16 @@ class Receiver extends Writable {
         if (!this.dispatchEvent(base)) return;
       }
 
+      if (this._status === INFLATE_PENDING) {
+        //
+        // The engine used up its inflate budget: timers and other sockets
+        // get a turn before it goes on from where it stopped.
+        //
+        this._status = 0;
+        setImmediate(resumeChunk, this);
+        return;
+      }
+
       if (this._status !== 0) {
         this.fail();
         return;
@@ -154,7 +169,7 @@ class Receiver extends Writable {
         return;
       }
 
-      this.execute();
+      this.execute(false);
     }
   }
 
@@ -163,9 +178,11 @@ class Receiver extends Writable {
    * shared event area at once: any other parser's execute(), which a user
    * handler may trigger, overwrites it.
    *
+   * @param {Boolean} resumed `true` if the last call ended in
+   *     `INFLATE_PENDING`
    * @private
    */
-  execute() {
+  execute(resumed) {
     const area = binding.parserEvents;
     const count = this._parser.execute(this._chunk, this._offset);
     const consumed = area[1];
@@ -189,7 +206,17 @@ class Receiver extends Writable {
     this._eventIndex = 0;
     this._offset += consumed;
 
-    if (count === 0 && consumed === 0 && this._status === 0) {
+    //
+    // A call that does nothing while bytes are left would loop forever; so
+    // would one that stops again at once right after a pause, although its
+    // inflate budget is full again.
+    //
+    if (
+      count === 0 &&
+      consumed === 0 &&
+      ((this._status === 0 && this._offset < this._chunk.length) ||
+        (this._status === INFLATE_PENDING && resumed))
+    ) {
       this._status = NO_PROGRESS;
     }
   }
@@ -336,6 +363,18 @@ function createParser(receiver) {
   }
 
   return new binding.FrameParser(options);
+}
+
+/**
+ * Carries on with a chunk whose inflation the engine paused, unless the
+ * receiver was destroyed meanwhile.
+ *
+ * @param {Receiver} receiver The receiver
+ * @private
+ */
+function resumeChunk(receiver) {
+  if (receiver._parser !== null) receiver.execute(true);
+  receiver.processChunk();
 }
 
 /**

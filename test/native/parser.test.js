@@ -41,7 +41,9 @@ const STATUS = {
   INVALID_UTF8: 10,
   INVALID_CLOSE_CODE: 11,
   TOO_MANY_BUFFERED_PARTS: 12,
-  INFLATE_FAILED: 13
+  INFLATE_FAILED: 13,
+  OUT_OF_MEMORY: 14,
+  INFLATE_PENDING: 15
 };
 
 const EVENT_CAPACITY = 1024;
@@ -109,7 +111,8 @@ function executeOnce(parser, chunk, start) {
  * @param {Object} parserOptions
  * @param {Buffer[]} chunks
  * @param {FrameParser} [parser]
- * @return {Object} { events: [{ opcode, payload, closeCode }], status, detail, calls, owned }
+ * @return {Object} { events: [{ opcode, payload, closeCode }], status, detail, calls, owned,
+ *     pauses (calls that ended in INFLATE_PENDING) }
  */
 function run(parserOptions, chunks, parser = new FrameParser(parserOptions)) {
   const outcome = {
@@ -117,7 +120,8 @@ function run(parserOptions, chunks, parser = new FrameParser(parserOptions)) {
     status: STATUS.OK,
     detail: 0,
     calls: 0,
-    owned: 0
+    owned: 0,
+    pauses: 0
   };
   for (const chunk of chunks) {
     let start = 0;
@@ -140,6 +144,13 @@ function run(parserOptions, chunks, parser = new FrameParser(parserOptions)) {
           closeCode: event.closeCode
         });
       }
+      if (result.status === STATUS.INFLATE_PENDING) {
+        // Not an error: the inflate budget ran out with input left over; go on from there.
+        expect(result.consumed).toBeLessThan(chunk.length - start);
+        outcome.pauses++;
+        start += result.consumed;
+        continue;
+      }
       if (result.status !== STATUS.OK) {
         outcome.status = result.status;
         outcome.detail = result.detail;
@@ -155,6 +166,11 @@ function run(parserOptions, chunks, parser = new FrameParser(parserOptions)) {
   return outcome;
 }
 
+/** An outcome without the counts that depend on the chunking. */
+function comparableOf({ events, status, detail }) {
+  return { events, status, detail };
+}
+
 /**
  * Runs `input` in every split and expects each outcome to equal the whole-input one.
  *
@@ -167,8 +183,9 @@ function runAllSplits(parserOptions, input) {
   const stride = input.length > 4096 ? 97 : 1;
   for (const [label, chunks] of splits(input, { stride })) {
     const outcome = run(parserOptions, chunks);
-    const { calls, owned, ...comparable } = outcome;
-    const { calls: wholeCalls, owned: wholeOwned, ...expected } = whole;
+    // How many calls, owned payloads and pauses it took depends on the chunking by design.
+    const comparable = comparableOf(outcome);
+    const expected = comparableOf(whole);
     expect(comparable, label).toEqual(expected);
   }
   return whole;
@@ -759,6 +776,206 @@ describe('permessage-deflate (RFC 7692)', () => {
     expect(outcome.status).toBe(STATUS.INFLATE_FAILED);
     // The detail is zlib's code (Z_DATA_ERROR = -3) as a 32-bit word.
     expect(outcome.detail | 0).toBe(-3);
+  });
+});
+
+/**
+ * English-like text of `size` bytes that deflates about 3x: words from a skewed vocabulary,
+ * from a seeded generator (mulberry32), so every run sees the same bytes.
+ *
+ * @param {number} size
+ * @param {number} seed
+ * @return {Buffer}
+ */
+function wordText(size, seed = 1) {
+  let state = seed >>> 0;
+  const random = () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return (t ^ (t >>> 14)) >>> 0;
+  };
+  const vocabulary = [];
+  for (let i = 0; i < 500; i++) {
+    let word = '';
+    for (let j = 2 + (random() % 8); j > 0; j--) {
+      word += String.fromCharCode(0x61 + (random() % 26));
+    }
+    vocabulary.push(word);
+  }
+  const parts = [];
+  for (let length = 0; length < size;) {
+    const u = random() % 500;
+    const part = vocabulary[Math.floor((u * u) / 500)] + ' ';
+    parts.push(part);
+    length += part.length;
+  }
+  return Buffer.from(parts.join('').slice(0, size));
+}
+
+/**
+ * `bytes` cut into pieces of random sizes below `largest` (seeded), each a fresh copy.
+ *
+ * @param {Buffer} bytes
+ * @param {number} largest
+ * @param {number} seed
+ * @return {Buffer[]}
+ */
+function randomCuts(bytes, largest, seed) {
+  let state = seed >>> 0 || 1;
+  const cuts = [];
+  for (let at = 0; ;) {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    at += 1 + ((state >>> 0) % largest);
+    if (at >= bytes.length) break;
+    cuts.push(at);
+  }
+  return cutAt(bytes, cuts);
+}
+
+describe('inflate budget: a large compressed message is inflated in slices', () => {
+  const server = options({ perMessageDeflate: true });
+  const client = options({ isServer: false, perMessageDeflate: true });
+  const message = wordText(3 * 1024 * 1024);
+  const packed = deflatePayload(message);
+
+  it('3 MiB of text pauses with INFLATE_PENDING (input left, events kept) and arrives intact', () => {
+    expect(packed.length).toBeLessThan(message.length / 2);
+    const input = text(packed, { rsv1: true });
+    const parser = new FrameParser(server);
+    const chunk = Buffer.from(input);
+    const held = [];
+    let start = 0;
+    let pauses = 0;
+    let result;
+    for (;;) {
+      result = executeOnce(parser, chunk, start);
+      if (result.status !== STATUS.INFLATE_PENDING) break;
+      // Nothing is complete yet, some input is always left, and the next call goes on.
+      expect(result.count).toBe(0);
+      expect(start + result.consumed).toBeLessThan(chunk.length);
+      held.push(parser.bufferedBytes);
+      start += result.consumed;
+      pauses++;
+    }
+    expect(result.status).toBe(STATUS.OK);
+    expect(start + result.consumed).toBe(chunk.length);
+    expect(result.count).toBe(1);
+    expect(result.owned[0].equals(message)).toBe(true);
+    // 256 KiB slices (the default budget), each at least the budget and at most twice it.
+    expect(pauses).toBeGreaterThanOrEqual(5);
+    expect(pauses).toBeLessThanOrEqual(12);
+    // The message grew slice by slice: after the first, at most 512 KiB (plus growth headroom).
+    expect(held[0]).toBeLessThan(1024 * 1024);
+    expect(held[held.length - 1]).toBeGreaterThan(2 * 1024 * 1024);
+    expect(parser.bufferedBytes).toBe(0);
+  });
+
+  it('the budget spans calls: 64 KiB socket chunks pause as often as one big chunk', () => {
+    const input = binary(packed, { rsv1: true, mask: false });
+    const whole = run(client, [Buffer.from(input)]);
+    const chunked = run(client, randomCuts(input, 64 * 1024, 7));
+    expect(whole.events).toEqual([
+      { opcode: 2, payload: hex(message), closeCode: 0 }
+    ]);
+    expect(chunked.events).toEqual(whole.events);
+    expect(chunked.status).toBe(STATUS.OK);
+    // Each 64 KiB chunk inflates to under 256 KiB: a budget per call would never pause.
+    expect(whole.pauses).toBeGreaterThanOrEqual(5);
+    expect(chunked.pauses).toBeGreaterThanOrEqual(5);
+  });
+
+  it('split invariance holds across pauses: random chunkings give the same events and status', () => {
+    const half = packed.length >> 1;
+    const input = concatFrames(
+      text(packed.subarray(0, half), { fin: false, rsv1: true }),
+      ping('inside'),
+      continuation(packed.subarray(half)),
+      pong('after'),
+      text(deflatePayload('next message'), { rsv1: true }),
+      binary('plain'),
+      close(closeBody(1000, 'bye'))
+    );
+    const whole = run(server, [Buffer.from(input)]);
+    expect(whole.status).toBe(STATUS.OK);
+    expect(whole.pauses).toBeGreaterThan(0);
+    // Control frames and later messages keep the wire order around the sliced message.
+    expect(
+      whole.events.map(({ opcode, payload }) =>
+        payload.length > 100 ? [opcode, 'big'] : [opcode, payload]
+      )
+    ).toEqual([
+      [9, hex('inside')],
+      [1, 'big'],
+      [10, hex('after')],
+      [1, hex('next message')],
+      [2, hex('plain')],
+      [8, hex('bye')]
+    ]);
+    expect(whole.events[1].payload === hex(message)).toBe(true);
+    for (const [largest, seed] of [
+      [7, 1],
+      [1000, 2],
+      [64 * 1024, 3],
+      [300 * 1024, 4]
+    ]) {
+      const outcome = run(server, randomCuts(input, largest, seed));
+      expect(outcome.status).toBe(STATUS.OK);
+      expect(outcome.events).toEqual(whole.events);
+    }
+  });
+
+  it('a decompression bomb still fails at maxPayload, holding at most the limit meanwhile', () => {
+    // 64 MiB of zeros deflate to about 64 KiB.
+    const bomb = deflatePayload(Buffer.alloc(64 * 1024 * 1024));
+    expect(bomb.length).toBeLessThan(128 * 1024);
+    const limit = 4 * 1024 * 1024;
+    const parser = new FrameParser(
+      options({ perMessageDeflate: true, maxPayload: limit })
+    );
+    const chunk = Buffer.from(binary(bomb, { rsv1: true }));
+    let start = 0;
+    let pauses = 0;
+    let result;
+    for (;;) {
+      result = executeOnce(parser, chunk, start);
+      if (result.status !== STATUS.INFLATE_PENDING) break;
+      // The limit plus one 64 KiB inflate step, never the bomb's 64 MiB.
+      expect(parser.bufferedBytes).toBeLessThanOrEqual(limit + 64 * 1024 + 1);
+      start += result.consumed;
+      pauses++;
+    }
+    expect(result.status).toBe(STATUS.MESSAGE_TOO_BIG);
+    expect(result.count).toBe(0);
+    expect(pauses).toBeGreaterThanOrEqual(7);
+    expect(pauses).toBeLessThanOrEqual(16);
+    expect(parser.bufferedBytes).toBe(0);
+    // Sticky, as every error.
+    expect(executeOnce(parser, chunk, start).status).toBe(
+      STATUS.MESSAGE_TOO_BIG
+    );
+  });
+
+  it('an empty call (start === chunk.length) is accepted, also between slices, and changes nothing', () => {
+    const chunk = Buffer.from(text(packed, { rsv1: true }));
+    const parser = new FrameParser(server);
+    let result = executeOnce(parser, chunk, chunk.length);
+    expect([result.count, result.consumed, result.status]).toEqual([0, 0, 0]);
+    result = executeOnce(parser, chunk, 0);
+    expect(result.status).toBe(STATUS.INFLATE_PENDING);
+    let start = result.consumed;
+    result = executeOnce(parser, chunk, chunk.length);
+    expect([result.count, result.consumed, result.status]).toEqual([0, 0, 0]);
+    for (;;) {
+      result = executeOnce(parser, chunk, start);
+      start += result.consumed;
+      if (result.status !== STATUS.INFLATE_PENDING) break;
+    }
+    expect(result.status).toBe(STATUS.OK);
+    expect(result.owned[0].equals(message)).toBe(true);
   });
 });
 

@@ -797,6 +797,213 @@ describe('Receiver: permessage-deflate (RFC 7692 §7.2.3 examples, against ws)',
   });
 });
 
+/**
+ * English-like text of `size` bytes that deflates about 3x (seeded: the same bytes every run).
+ */
+function wordText(size, seed = 1) {
+  let state = seed >>> 0;
+  const random = () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return (t ^ (t >>> 14)) >>> 0;
+  };
+  const vocabulary = [];
+  for (let i = 0; i < 500; i++) {
+    let word = '';
+    for (let j = 2 + (random() % 8); j > 0; j--) {
+      word += String.fromCharCode(0x61 + (random() % 26));
+    }
+    vocabulary.push(word);
+  }
+  const parts = [];
+  for (let length = 0; length < size;) {
+    const u = random() % 500;
+    const part = vocabulary[Math.floor((u * u) / 500)] + ' ';
+    parts.push(part);
+    length += part.length;
+  }
+  return Buffer.from(parts.join('').slice(0, size));
+}
+
+/** RFC 7692 §7.2.1: raw deflate, sync flush, the 4-byte tail removed. */
+function deflateMessage(data) {
+  const raw = zlib.deflateRawSync(data, {
+    finishFlush: zlib.constants.Z_SYNC_FLUSH
+  });
+  return raw.subarray(0, raw.length - 4);
+}
+
+describe('Receiver: a large compressed message is inflated in slices', () => {
+  const CLIENT_DEFLATE = { ...CLIENT, deflate: { params: {} } };
+  const SERVER_DEFLATE = { ...SERVER, deflate: { params: {} } };
+  const big = wordText(4 * 1024 * 1024);
+  const packed = deflateMessage(big);
+
+  /**
+   * Writes `pieces` all at once (as a socket delivering them back to back would), counting the
+   * setImmediate turns that run until `count` events were recorded.
+   */
+  async function writeAndCount(impl, options, pieces, count) {
+    const receiver = makeReceiver(impl, options);
+    const events = record(receiver);
+    let turns = 0;
+    let spinning = true;
+    const spin = () => {
+      turns++;
+      if (spinning) setImmediate(spin);
+    };
+    setImmediate(spin);
+    const returned = pieces.map((piece) => receiver.write(Buffer.from(piece)));
+    const synchronous = events.length;
+    while (events.length < count) {
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    spinning = false;
+    await settle();
+    return { events, turns, synchronous, returned, receiver };
+  }
+
+  const summary = (events) =>
+    events.map((event) =>
+      event[0] === 'message' && event[1].Buffer.length > 200
+        ? [
+            event[0],
+            event[1].Buffer === big.toString('hex') ? 'big' : 'corrupt'
+          ]
+        : event
+    );
+
+  for (const [label, options] of [
+    ['client', CLIENT_DEFLATE],
+    ['server', SERVER_DEFLATE]
+  ]) {
+    it(`as ${label}: other immediates run between slices; events and order match ws`, async () => {
+      const bytes = frames(options, [
+        { opcode: OP.TEXT, rsv1: true, payload: packed },
+        { opcode: OP.PING, payload: 'after' },
+        { opcode: OP.BINARY, payload: [1, 2, 3] }
+      ]);
+      const ours = await writeAndCount(NATIVE, options, [bytes], 3);
+      const theirs = await writeAndCount(WS, options, [bytes], 3);
+      expect(ours.events).toEqual(theirs.events);
+      expect(summary(ours.events)).toEqual([
+        ['message', 'big'],
+        ['ping', hex('after')],
+        ['message', { Buffer: '010203' }, true]
+      ]);
+      // Nothing was emitted inside write(); 4 MiB in 256 KiB slices left the loop about 15 times.
+      expect(ours.synchronous).toBe(0);
+      expect(ours.turns).toBeGreaterThanOrEqual(8);
+    });
+  }
+
+  it('chunks written while a message is mid-slice wait their turn (backpressure) and keep their order', async () => {
+    const second = deflateMessage(Buffer.from('second, compressed'));
+    const pieces = [
+      frame(CLIENT, { opcode: OP.BINARY, rsv1: true, payload: packed }),
+      frames(CLIENT, [
+        { opcode: OP.PONG, payload: 'p' },
+        { opcode: OP.TEXT, payload: 'plain' }
+      ]),
+      frame(CLIENT, { opcode: OP.TEXT, rsv1: true, payload: second }),
+      frame(CLIENT, { opcode: OP.CLOSE, payload: closePayload(1000, 'end') })
+    ];
+    const ours = await writeAndCount(NATIVE, CLIENT_DEFLATE, pieces, 5);
+    const theirs = await writeAndCount(WS, CLIENT_DEFLATE, pieces, 5);
+    expect(ours.events.slice(0, 5)).toEqual(theirs.events.slice(0, 5));
+    expect(summary(ours.events).slice(0, 5)).toEqual([
+      ['message', 'big'],
+      ['pong', hex('p')],
+      ['message', { Buffer: hex('plain') }, false],
+      ['message', { Buffer: hex('second, compressed') }, false],
+      ['conclude', 1000, hex('end')]
+    ]);
+    // The first chunk alone is over the Writable's highWaterMark: the socket would be paused.
+    expect(ours.returned[0]).toBe(false);
+    expect(ours.turns).toBeGreaterThanOrEqual(8);
+  });
+
+  it('a message arriving in 64 KiB writes is sliced too (the budget spans writes) and arrives intact', async () => {
+    const bytes = frame(SERVER, {
+      opcode: OP.TEXT,
+      rsv1: true,
+      payload: packed
+    });
+    const ours = await writeAndCount(
+      NATIVE,
+      SERVER_DEFLATE,
+      chunksOf(bytes, 64 * 1024),
+      1
+    );
+    expect(summary(ours.events)).toEqual([['message', 'big']]);
+    expect(ours.synchronous).toBe(0);
+    expect(ours.turns).toBeGreaterThanOrEqual(8);
+  });
+
+  it('allowSynchronousEvents: false keeps one event per tick around the slices, like ws', async () => {
+    const options = { ...CLIENT_DEFLATE, allowSynchronousEvents: false };
+    const bytes = frames(CLIENT, [
+      { opcode: OP.PING, payload: 'before' },
+      { opcode: OP.BINARY, rsv1: true, payload: packed },
+      { opcode: OP.PING, payload: 'after' },
+      { opcode: OP.TEXT, payload: 'last' }
+    ]);
+    const ours = await writeAndCount(NATIVE, options, [bytes], 4);
+    const theirs = await writeAndCount(WS, options, [bytes], 4);
+    expect(ours.events).toEqual(theirs.events);
+    expect(summary(ours.events)).toEqual([
+      ['ping', hex('before')],
+      ['message', 'big'],
+      ['ping', hex('after')],
+      ['message', { Buffer: hex('last') }, false]
+    ]);
+  });
+
+  it('destroy() between two slices stops the work: no message, no error, the write completes', async () => {
+    const receiver = makeReceiver(NATIVE, CLIENT_DEFLATE);
+    const events = record(receiver);
+    let written = false;
+    receiver.write(
+      frame(CLIENT, { opcode: OP.BINARY, rsv1: true, payload: packed }),
+      () => {
+        written = true;
+      }
+    );
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(receiver._parser).not.toBe(null);
+    receiver.destroy();
+    await settle(8);
+    expect(events).toEqual([]);
+    expect(receiver.destroyed).toBe(true);
+    expect(written).toBe(true);
+  });
+
+  it('a decompression bomb still fails at maxPayload with 1009, as in ws', async () => {
+    // 64 MiB of zeros in about 64 KiB; the limit is many slices away.
+    const bomb = deflateMessage(Buffer.alloc(64 * 1024 * 1024));
+    const options = { ...CLIENT_DEFLATE, maxPayload: 8 * 1024 * 1024 };
+    const bytes = frame(CLIENT, {
+      opcode: OP.BINARY,
+      rsv1: true,
+      payload: bomb
+    });
+    const events = await runBoth(options, [bytes]);
+    expect(events).toEqual([
+      [
+        'error',
+        {
+          ctor: 'RangeError',
+          message: 'Max payload size exceeded',
+          code: 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH',
+          status: 1009
+        }
+      ]
+    ]);
+  });
+});
+
 describe('errors.protocolError: statuses frames alone cannot reach here', () => {
   it('an inflate failure carries the zlib code (sent as a uint32) like Node’s zlib errors', () => {
     const dataError = protocolError(STATUS.INFLATE_FAILED, 0xfffffffd);
