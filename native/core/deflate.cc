@@ -1,11 +1,13 @@
 // permessage-deflate over zlib raw streams (RFC 7692 §7.2): the message tail,
-// context takeover or reset, counted zlib memory, and an inflate limit checked
-// after every bounded output step. Depends on zlib only; no Node.
+// context takeover through history bytes and pooled streams, counted zlib
+// memory, and an inflate limit checked after every bounded output step.
+// Depends on zlib only; no Node.
 #include "deflate.h"
 
 #include <zlib.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstddef>
 #include <cstdlib>
 #include <cstring>
@@ -13,7 +15,118 @@
 #include <new>
 
 namespace wsn {
+
+namespace detail {
+
+enum class StreamKind : uint8_t { kDeflate = 0, kInflate = 1 };
+
+// What a pooled stream was initialised with: only a stream with the same key
+// can serve a call (windowBits and memLevel cannot change after init, and a
+// level or strategy change would need deflateParams on every borrow).
+struct StreamKey {
+  StreamKind kind;
+  int windowBits;
+  int level;
+  int memLevel;
+  int strategy;
+
+  bool operator==(const StreamKey& other) const noexcept {
+    return kind == other.kind && windowBits == other.windowBits &&
+           level == other.level && memLevel == other.memLevel &&
+           strategy == other.strategy;
+  }
+};
+
+struct ZStream {
+  z_stream stream{};
+  size_t allocatedBytes = 0;
+  StreamKey key{};
+  bool initialized = false;
+  // The user that last gave the stream back in a resumable state, and its use
+  // count then (0: nobody may resume it; it must be reset first).
+  uint64_t ownerId = 0;
+  uint64_t ownerUses = 0;
+
+  ~ZStream() {
+    if (!initialized) return;
+    if (key.kind == StreamKind::kDeflate) {
+      deflateEnd(&stream);
+    } else {
+      inflateEnd(&stream);
+    }
+  }
+};
+
+void ZStreamDeleter::operator()(ZStream* stream) const noexcept {
+  delete stream;
+}
+
+bool HistoryRing::append(const uint8_t* data, size_t length) noexcept {
+  if (limitBytes_ == 0 || length == 0) return true;
+  if (length >= limitBytes_) {
+    uint8_t* room = replace(limitBytes_);
+    if (room == nullptr) return false;
+    std::memcpy(room, data + (length - limitBytes_), limitBytes_);
+    return true;
+  }
+  const size_t size = bytes_.size();
+  if (size < limitBytes_) {
+    const size_t linear = std::min(length, limitBytes_ - size);
+    const size_t needed = size + linear;
+    if (needed > bytes_.capacity()) {
+      // Half again per growth, so many small messages reallocate O(log n)
+      // times; never past the limit.
+      const size_t capacity = bytes_.capacity();
+      const size_t target =
+          std::max(needed, std::min(limitBytes_, capacity + capacity / 2));
+      if (!bytes_.reserve(target)) {
+        reset();
+        return false;
+      }
+    }
+    std::memcpy(bytes_.extend(linear), data, linear);
+    data += linear;
+    length -= linear;
+    if (length == 0) return true;
+  }
+  // Full: the new bytes overwrite the oldest ones.
+  const size_t first = std::min(length, limitBytes_ - startIndex_);
+  std::memcpy(bytes_.data() + startIndex_, data, first);
+  std::memcpy(bytes_.data(), data + first, length - first);
+  startIndex_ = (startIndex_ + length) % limitBytes_;
+  return true;
+}
+
+uint8_t* HistoryRing::replace(size_t length) noexcept {
+  startIndex_ = 0;
+  bytes_.clear();
+  if (length > bytes_.capacity()) {
+    // Nothing to keep: a fresh block avoids realloc's copy.
+    bytes_.reset();
+    if (!bytes_.reserve(length)) return nullptr;
+  }
+  return bytes_.extend(length);
+}
+
+void HistoryRing::spans(const uint8_t** first, size_t* firstBytes,
+                        const uint8_t** second,
+                        size_t* secondBytes) const noexcept {
+  const uint8_t* data = bytes_.data();
+  const size_t size = bytes_.size();
+  *first = data + startIndex_;
+  *firstBytes = size - startIndex_;
+  *second = data;
+  *secondBytes = startIndex_;
+}
+
+}  // namespace detail
+
 namespace {
+
+using detail::StreamKey;
+using detail::StreamKind;
+using detail::ZStream;
+using detail::ZStreamPtr;
 
 // RFC 7692 §7.2.1: the empty stored block a sync flush ends with; removed by
 // the sender at the end of a message and put back by the receiver (§7.2.2).
@@ -26,6 +139,12 @@ constexpr size_t kInflateStepBytes = 64 * 1024;
 constexpr size_t kDeflateFirstStepMaxBytes = 256 * 1024;
 // zlib counts bytes in uInt; larger inputs are fed in slices of this size.
 constexpr size_t kMaxZlibSliceBytes = size_t{1} << 30;
+// Idle streams each thread keeps per kind. One serves any number of
+// connections taking turns; a few more let as many hot connections alternate
+// on one thread and each still get its own stream back untouched. A deflate
+// stream (window 15, memLevel 8) is about 262 KiB, so a thread's pool stays
+// near 1 MiB at worst.
+constexpr size_t kPoolMaxStreams = 4;
 
 // zlib hands zfree only the address, so every block carries its size in front,
 // padded to the strictest fundamental alignment so zlib's own structures stay
@@ -54,6 +173,160 @@ void countingFree(voidpf opaque, voidpf address) {
   std::free(block);
 }
 
+// ---- Per-thread stream pools
+
+// Idle stream bytes over all threads, per kind, for poolBytes().
+std::atomic<size_t> gPooledBytes[2];
+// Tells connections apart in a stream's ownerId; 0 is nobody.
+std::atomic<uint64_t> gNextOwnerId{1};
+// Set once this thread's pools are destroyed (thread exit): streams given back
+// later, by objects destroyed after them, are freed instead.
+thread_local bool tPoolsGone = false;
+
+std::atomic<size_t>& pooledBytesOf(StreamKind kind) {
+  return gPooledBytes[static_cast<size_t>(kind)];
+}
+
+// The idle streams of one kind on one thread, least recently given back first.
+class StreamPool {
+ public:
+  explicit StreamPool(StreamKind kind) noexcept : kind_(kind) {}
+  ~StreamPool() { clear(); }
+  StreamPool(const StreamPool&) = delete;
+  StreamPool& operator=(const StreamPool&) = delete;
+
+  enum class Pick { kNone, kWarm, kCold };
+
+  // The stream `ownerId` gave back last if it is here and nothing used it
+  // since (kWarm: resume it as is). Else one to reset (kCold): the most recent
+  // one nobody can resume, likely still in cache; failing that, and only when
+  // the pool is full, the least recently given back. A pool with room answers
+  // kNone instead, so the caller makes a new stream and leaves alone the ones
+  // other hot connections are about to resume.
+  ZStream* take(const StreamKey& key, uint64_t ownerId, uint64_t ownerUses,
+                Pick* pick) noexcept {
+    constexpr size_t kMissing = kPoolMaxStreams;
+    size_t cold = kMissing;
+    size_t oldest = kMissing;
+    for (size_t i = 0; i < count_; ++i) {
+      const ZStream* stream = idle_[i];
+      if (!(stream->key == key)) continue;
+      if (stream->ownerId == ownerId && stream->ownerUses == ownerUses) {
+        *pick = Pick::kWarm;
+        return remove(i);
+      }
+      if (stream->ownerId == 0) {
+        cold = i;
+      } else if (oldest == kMissing) {
+        oldest = i;
+      }
+    }
+    if (cold != kMissing) {
+      *pick = Pick::kCold;
+      return remove(cold);
+    }
+    if (oldest != kMissing && count_ == kPoolMaxStreams) {
+      *pick = Pick::kCold;
+      return remove(oldest);
+    }
+    *pick = Pick::kNone;
+    return nullptr;
+  }
+
+  void give(ZStream* stream) noexcept {
+    if (count_ == kPoolMaxStreams) destroy(remove(0));
+    idle_[count_++] = stream;
+    pooledBytesOf(kind_).fetch_add(stream->allocatedBytes,
+                                   std::memory_order_relaxed);
+  }
+
+  void clear() noexcept {
+    while (count_ != 0) destroy(remove(count_ - 1));
+  }
+
+ private:
+  ZStream* remove(size_t index) noexcept {
+    ZStream* stream = idle_[index];
+    std::memmove(&idle_[index], &idle_[index + 1],
+                 (count_ - index - 1) * sizeof(ZStream*));
+    --count_;
+    pooledBytesOf(kind_).fetch_sub(stream->allocatedBytes,
+                                   std::memory_order_relaxed);
+    return stream;
+  }
+
+  static void destroy(ZStream* stream) noexcept { delete stream; }
+
+  StreamKind kind_;
+  size_t count_ = 0;
+  ZStream* idle_[kPoolMaxStreams] = {};
+};
+
+struct ThreadPools {
+  StreamPool deflate{StreamKind::kDeflate};
+  StreamPool inflate{StreamKind::kInflate};
+
+  ~ThreadPools() { tPoolsGone = true; }
+};
+
+// This thread's pool of `kind`, or nullptr once the thread is exiting.
+StreamPool* poolOf(StreamKind kind) noexcept {
+  if (tPoolsGone) return nullptr;
+  thread_local ThreadPools pools;
+  return kind == StreamKind::kDeflate ? &pools.deflate : &pools.inflate;
+}
+
+ZStreamPtr newStream(const StreamKey& key) noexcept {
+  ZStreamPtr stream(new (std::nothrow) ZStream());
+  if (!stream) return nullptr;
+  z_stream& z = stream->stream;
+  z.zalloc = countingAlloc;
+  z.zfree = countingFree;
+  z.opaque = &stream->allocatedBytes;
+  stream->key = key;
+  const int code =
+      key.kind == StreamKind::kDeflate
+          ? deflateInit2(&z, key.level, Z_DEFLATED, -key.windowBits,
+                         key.memLevel, key.strategy)
+          : inflateInit2(&z, -key.windowBits);
+  if (code != Z_OK) return nullptr;
+  stream->initialized = true;
+  return stream;
+}
+
+// How a borrowed stream relates to its borrower's history.
+enum class Borrowed {
+  kFresh,   // new, empty window
+  kStale,   // someone else's state: reset it and restore the history
+  kResumed  // exactly as this borrower left it: use as is
+};
+
+ZStreamPtr borrowStream(const StreamKey& key, uint64_t ownerId,
+                        uint64_t ownerUses, Borrowed* borrowed) noexcept {
+  if (StreamPool* pool = poolOf(key.kind)) {
+    StreamPool::Pick pick = StreamPool::Pick::kNone;
+    ZStream* stream = pool->take(key, ownerId, ownerUses, &pick);
+    if (stream != nullptr) {
+      *borrowed = pick == StreamPool::Pick::kWarm ? Borrowed::kResumed
+                                                  : Borrowed::kStale;
+      return ZStreamPtr(stream);
+    }
+  }
+  *borrowed = Borrowed::kFresh;
+  return newStream(key);
+}
+
+// Hands `stream` to this thread's pool. `resumable`: its state is exactly what
+// its owner (ownerId after `uses` give-backs) would continue from.
+void giveStream(ZStreamPtr stream, bool resumable, uint64_t ownerId,
+                uint64_t uses) noexcept {
+  if (!stream) return;
+  stream->ownerId = resumable ? ownerId : 0;
+  stream->ownerUses = uses;
+  StreamPool* pool = poolOf(stream->key.kind);
+  if (pool != nullptr) pool->give(stream.release());
+}
+
 // Appends writable space to `out` and returns it: at least min(wantBytes,
 // capBytes) bytes when the buffer must grow, all spare capacity up to
 // `capBytes` otherwise. Growth is geometric but never past size + capBytes,
@@ -78,61 +351,99 @@ int clampInt(int value, int low, int high) noexcept {
   return std::min(std::max(value, low), high);
 }
 
+DeflateOptions clampedOptions(DeflateOptions options) noexcept {
+  options.windowBits = clampInt(options.windowBits, 8, 15);
+  options.level = clampInt(options.level, -1, 9);
+  options.memLevel = clampInt(options.memLevel, 1, 9);
+  options.strategy = clampInt(options.strategy, 0, 4);
+  return options;
+}
+
+uint64_t newOwnerId() noexcept {
+  return gNextOwnerId.fetch_add(1, std::memory_order_relaxed);
+}
+
+StreamKey deflateKey(const DeflateOptions& options) noexcept {
+  StreamKey key{StreamKind::kDeflate, options.windowBits, options.level,
+                options.memLevel, options.strategy};
+  if (key.windowBits == 8) {
+    // zlib's raw deflate refuses a 256-byte window. Stored blocks hold no
+    // back-references at all, so they are valid for a peer that can only look
+    // 256 bytes back (RFC 7692 §7.1.2.1).
+    key.windowBits = 9;
+    key.level = 0;
+  }
+  return key;
+}
+
+// History a deflater keeps between calls: none when its blocks never refer
+// back (stored blocks, Huffman only), else up to its window.
+size_t deflateHistoryLimit(const DeflateOptions& options) noexcept {
+  const StreamKey key = deflateKey(options);
+  if (key.level == 0 || key.strategy == Z_HUFFMAN_ONLY) return 0;
+  return std::min(options.maxHistoryBytes, size_t{1} << key.windowBits);
+}
+
+// A 256-byte window is accepted as 512: some deflaters (Node's among them)
+// raise 8 to 9 when compressing, and a larger window never rejects valid data.
+int inflateWindowBitsFor(int windowBits) noexcept {
+  return std::max(clampInt(windowBits, 8, 15), 9);
+}
+
 }  // namespace
 
 // ---- Deflater
 // ----------------------------------------------------------------------------------
 
-struct Deflater::State {
-  z_stream stream{};
-  size_t allocatedBytes = 0;
-  bool initialized = false;
-
-  ~State() {
-    if (initialized) deflateEnd(&stream);
-  }
-};
-
-Deflater::Deflater(const DeflateOptions& options) noexcept : options_(options) {
-  options_.windowBits = clampInt(options_.windowBits, 8, 15);
-  options_.level = clampInt(options_.level, -1, 9);
-  options_.memLevel = clampInt(options_.memLevel, 1, 9);
-  options_.strategy = clampInt(options_.strategy, 0, 4);
-}
+Deflater::Deflater(const DeflateOptions& options) noexcept
+    : options_(clampedOptions(options)),
+      history_(deflateHistoryLimit(options_)),
+      ownerId_(newOwnerId()) {}
 
 Deflater::~Deflater() = default;
 
-size_t Deflater::memoryBytes() const noexcept {
-  return state_ ? state_->allocatedBytes : 0;
+size_t Deflater::memoryBytes() const noexcept { return history_.memoryBytes(); }
+
+size_t Deflater::poolBytes() noexcept {
+  return pooledBytesOf(StreamKind::kDeflate).load(std::memory_order_relaxed);
+}
+
+void Deflater::releasePool() noexcept {
+  if (StreamPool* pool = poolOf(StreamKind::kDeflate)) pool->clear();
 }
 
 Status Deflater::compress(const uint8_t* data, size_t length, bool fin,
                           ByteBuffer& out) noexcept {
-  if (!state_) {
-    std::unique_ptr<State> state(new (std::nothrow) State());
-    if (!state) return Status::kOutOfMemory;
-    z_stream& stream = state->stream;
-    stream.zalloc = countingAlloc;
-    stream.zfree = countingFree;
-    stream.opaque = &state->allocatedBytes;
-    int windowBits = options_.windowBits;
-    int level = options_.level;
-    if (windowBits == 8) {
-      // zlib's raw deflate refuses a 256-byte window. Stored blocks hold no
-      // back-references at all, so they are valid for a peer that can only look
-      // 256 bytes back (RFC 7692 §7.1.2.1).
-      windowBits = 9;
-      level = 0;
+  Borrowed borrowed = Borrowed::kFresh;
+  ZStreamPtr borrowedStream =
+      borrowStream(deflateKey(options_), ownerId_, uses_, &borrowed);
+  if (!borrowedStream) return Status::kOutOfMemory;
+  z_stream& stream = borrowedStream->stream;
+  const auto fail = [&]() {
+    // What was emitted no longer matches the peer's view of the stream: the
+    // next message starts without history, which is always valid.
+    history_.reset();
+    giveStream(std::move(borrowedStream), false, ownerId_, ++uses_);
+    return Status::kOutOfMemory;
+  };
+  if (borrowed == Borrowed::kStale && deflateReset(&stream) != Z_OK)
+    return fail();
+  if (borrowed != Borrowed::kResumed) {
+    // After a sync flush the window is all a raw deflate stream carries over
+    // (RFC 7692 §7.2.1 ends every part with one), so restoring it continues
+    // the stream the peer's inflater is following.
+    const uint8_t* spans[2];
+    size_t spanBytes[2];
+    history_.spans(&spans[0], &spanBytes[0], &spans[1], &spanBytes[1]);
+    for (int i = 0; i < 2; ++i) {
+      if (spanBytes[i] != 0 &&
+          deflateSetDictionary(&stream, spans[i],
+                               static_cast<uInt>(spanBytes[i])) != Z_OK) {
+        return fail();
+      }
     }
-    if (deflateInit2(&stream, level, Z_DEFLATED, -windowBits, options_.memLevel,
-                     options_.strategy) != Z_OK) {
-      return Status::kOutOfMemory;
-    }
-    state->initialized = true;
-    state_ = std::move(state);
   }
 
-  z_stream& stream = state_->stream;
   const size_t startSize = out.size();
   const uLong bound = deflateBound(
       &stream, static_cast<uLong>(std::min(length, kMaxZlibSliceBytes)));
@@ -142,7 +453,6 @@ Status Deflater::compress(const uint8_t* data, size_t length, bool fin,
       std::min(static_cast<size_t>(bound) + 16, kDeflateFirstStepMaxBytes);
   const uint8_t* next = data;
   size_t left = length;
-  bool failed = false;
 
   for (;;) {
     const size_t slice = std::min(left, kMaxZlibSliceBytes);
@@ -155,10 +465,7 @@ Status Deflater::compress(const uint8_t* data, size_t length, bool fin,
       size_t spaceBytes = 0;
       uint8_t* space =
           grabSpace(out, wantBytes, kMaxZlibSliceBytes, &spaceBytes);
-      if (space == nullptr) {
-        failed = true;
-        break;
-      }
+      if (space == nullptr) return fail();
       wantBytes = kInflateStepBytes;
       stream.next_out = space;
       stream.avail_out = static_cast<uInt>(spaceBytes);
@@ -167,22 +474,11 @@ Status Deflater::compress(const uint8_t* data, size_t length, bool fin,
       // Z_BUF_ERROR: nothing left to flush (e.g. an empty part right after a
       // flush).
       if (code == Z_BUF_ERROR) break;
-      if (code != Z_OK) {
-        failed = true;
-        break;
-      }
+      if (code != Z_OK) return fail();
     } while (stream.avail_out == 0);
-    if (failed) break;
     next += slice;
     left -= slice;
     if (left == 0) break;
-  }
-
-  if (failed) {
-    // What was emitted no longer matches the peer's view of the stream: start
-    // over next time.
-    state_.reset();
-    return Status::kOutOfMemory;
   }
 
   if (fin) {
@@ -194,72 +490,97 @@ Status Deflater::compress(const uint8_t* data, size_t length, bool fin,
       // The stream was already flushed: a lone 0x00 is the empty message of RFC
       // 7692 §7.2.3.6 once the receiver appends the tail.
       const uint8_t empty = 0x00;
-      if (!out.append(&empty, 1)) {
-        state_.reset();
-        return Status::kOutOfMemory;
-      }
+      if (!out.append(&empty, 1)) return fail();
     }
-    // RFC 7692 §7.1.1: without context takeover every message starts a new
-    // stream; freeing the state here means an idle connection holds no zlib
-    // memory.
-    if (options_.noContextTakeover) state_.reset();
+    if (options_.noContextTakeover) {
+      // RFC 7692 §7.1.1: every message starts a new stream, so nothing of
+      // this one is kept and nobody may resume the stream.
+      history_.reset();
+      giveStream(std::move(borrowedStream), false, ownerId_, ++uses_);
+      return Status::kOk;
+    }
   }
+  // Losing the history costs ratio only: the next message then refers to
+  // nothing older, which the peer accepts. The stream itself stays resumable.
+  if (!history_.append(data, length)) history_.reset();
+  giveStream(std::move(borrowedStream), true, ownerId_, ++uses_);
   return Status::kOk;
 }
 
 // ---- Inflater
 // ----------------------------------------------------------------------------------
 
-struct Inflater::State {
-  z_stream stream{};
-  size_t allocatedBytes = 0;
-  bool initialized = false;
-  uint64_t messageBytes =
-      0;  // inflated so far for the current message, over all calls
-  bool streamEnded =
-      false;  // a block with BFINAL set ended the stream inside this message
-
-  ~State() {
-    if (initialized) inflateEnd(&stream);
-  }
-};
-
 Inflater::Inflater(int windowBits, bool noContextTakeover) noexcept
     : windowBits_(clampInt(windowBits, 8, 15)),
-      noContextTakeover_(noContextTakeover) {}
+      noContextTakeover_(noContextTakeover),
+      history_(noContextTakeover
+                   ? 0
+                   : size_t{1} << inflateWindowBitsFor(windowBits)),
+      ownerId_(newOwnerId()) {}
 
-Inflater::~Inflater() = default;
+Inflater::~Inflater() { giveBack(false); }
 
 size_t Inflater::memoryBytes() const noexcept {
-  return state_ ? state_->allocatedBytes : 0;
+  return history_.memoryBytes() + (stream_ ? stream_->allocatedBytes : 0);
+}
+
+size_t Inflater::poolBytes() noexcept {
+  return pooledBytesOf(StreamKind::kInflate).load(std::memory_order_relaxed);
+}
+
+void Inflater::releasePool() noexcept {
+  if (StreamPool* pool = poolOf(StreamKind::kInflate)) pool->clear();
+}
+
+void Inflater::giveBack(bool resumable) noexcept {
+  messageBytes_ = 0;
+  streamEnded_ = false;
+  historyInStream_ = false;
+  if (stream_) giveStream(std::move(stream_), resumable, ownerId_, ++uses_);
 }
 
 Status Inflater::inflate(const uint8_t* data, size_t length, bool fin,
                          ByteBuffer& out, uint64_t maxOutputBytes,
                          int* zlibCode) noexcept {
   if (zlibCode != nullptr) *zlibCode = Z_OK;
-  if (!state_) {
-    std::unique_ptr<State> state(new (std::nothrow) State());
-    if (!state) return Status::kOutOfMemory;
-    z_stream& stream = state->stream;
-    stream.zalloc = countingAlloc;
-    stream.zfree = countingFree;
-    stream.opaque = &state->allocatedBytes;
-    // A 256-byte window is accepted as 512: some deflaters (Node's among them)
-    // raise 8 to 9 when compressing, and a larger window never rejects valid
-    // data.
-    if (inflateInit2(&stream, -std::max(windowBits_, 9)) != Z_OK)
-      return Status::kOutOfMemory;
-    state->initialized = true;
-    state_ = std::move(state);
+  const auto failWith = [&](Status status, int code) {
+    if (zlibCode != nullptr) *zlibCode = code;
+    // The message is abandoned and the stream's state is unknown: the next
+    // call starts afresh.
+    history_.reset();
+    giveBack(false);
+    return status;
+  };
+  if (!stream_) {
+    const StreamKey key{StreamKind::kInflate, inflateWindowBitsFor(windowBits_),
+                        0, 0, 0};
+    Borrowed borrowed = Borrowed::kFresh;
+    stream_ = borrowStream(key, ownerId_, uses_, &borrowed);
+    if (!stream_) return failWith(Status::kOutOfMemory, Z_OK);
+    if (borrowed == Borrowed::kStale && inflateReset(&stream_->stream) != Z_OK)
+      return failWith(Status::kOutOfMemory, Z_OK);
+    if (borrowed != Borrowed::kResumed) {
+      // Raw inflate takes a dictionary at any time; this one is the window the
+      // peer's deflater may still refer into (RFC 7692 §7.2.2 keeps one
+      // stream across messages).
+      const uint8_t* spans[2];
+      size_t spanBytes[2];
+      history_.spans(&spans[0], &spanBytes[0], &spans[1], &spanBytes[1]);
+      for (int i = 0; i < 2; ++i) {
+        if (spanBytes[i] == 0) continue;
+        const int code = inflateSetDictionary(&stream_->stream, spans[i],
+                                              static_cast<uInt>(spanBytes[i]));
+        if (code != Z_OK) return failWith(Status::kOutOfMemory, Z_OK);
+      }
+    }
   }
 
-  State& state = *state_;
-  z_stream& stream = state.stream;
+  z_stream& stream = stream_->stream;
+  const size_t startSize = out.size();
   // Room for one byte past the limit: that byte is how an overflow is seen.
   const auto allowance = [&]() -> size_t {
     if (maxOutputBytes == 0) return kMaxZlibSliceBytes;
-    const uint64_t room = maxOutputBytes - state.messageBytes + 1;
+    const uint64_t room = maxOutputBytes - messageBytes_ + 1;
     return static_cast<size_t>(std::min<uint64_t>(room, kMaxZlibSliceBytes));
   };
   size_t wantBytes =
@@ -273,7 +594,7 @@ Status Inflater::inflate(const uint8_t* data, size_t length, bool fin,
   // zlib may hold output back when the last call filled the space: drain before
   // stopping.
   bool outputFull = false;
-  for (int piece = 0; piece < 2 && status == Status::kOk && !state.streamEnded;
+  for (int piece = 0; piece < 2 && status == Status::kOk && !streamEnded_;
        ++piece) {
     const uint8_t* next = pieces[piece];
     size_t left = pieceBytes[piece];
@@ -301,8 +622,8 @@ Status Inflater::inflate(const uint8_t* data, size_t length, bool fin,
       const size_t producedBytes = spaceBytes - stream.avail_out;
       out.shrinkBy(stream.avail_out);
       outputFull = stream.avail_out == 0;
-      state.messageBytes += producedBytes;
-      if (maxOutputBytes != 0 && state.messageBytes > maxOutputBytes) {
+      messageBytes_ += producedBytes;
+      if (maxOutputBytes != 0 && messageBytes_ > maxOutputBytes) {
         status = Status::kMessageTooBig;
         break;
       }
@@ -310,7 +631,7 @@ Status Inflater::inflate(const uint8_t* data, size_t length, bool fin,
         // BFINAL (RFC 7692 §7.2.3.4): the sender ended its stream, so anything
         // after it in this message is ignored and the next message starts a new
         // stream.
-        state.streamEnded = true;
+        streamEnded_ = true;
         break;
       }
       if (code == Z_MEM_ERROR) {
@@ -329,24 +650,41 @@ Status Inflater::inflate(const uint8_t* data, size_t length, bool fin,
     }
   }
 
-  if (status != Status::kOk) {
-    if (zlibCode != nullptr) *zlibCode = failureCode;
-    // The message is abandoned and the stream's state is unknown: the next call
-    // starts afresh.
-    state_.reset();
-    return status;
+  if (status != Status::kOk) return failWith(status, failureCode);
+  if (!fin) {
+    // The stream stays borrowed until the message ends, and its window holds
+    // everything the history would: drop the copy so a message spread over
+    // calls never holds both.
+    if (!noContextTakeover_ && !historyInStream_) {
+      history_.reset();
+      historyInStream_ = true;
+    }
+    return Status::kOk;
   }
-  if (fin) {
-    if (noContextTakeover_) {
-      state_.reset();
-    } else {
-      state.messageBytes = 0;
-      if (state.streamEnded) {
-        state.streamEnded = false;
-        if (inflateReset(&stream) != Z_OK) state_.reset();
+  if (noContextTakeover_ || streamEnded_) {
+    // RFC 7692 §7.1.1 / §7.2.3.4: the next message starts a new stream.
+    history_.reset();
+    giveBack(false);
+    return Status::kOk;
+  }
+  if (historyInStream_) {
+    // Take the window back from the stream: it is the output of this and the
+    // earlier messages, the last 2^windowBits bytes, oldest first.
+    uInt windowBytes = 0;
+    inflateGetDictionary(&stream, Z_NULL, &windowBytes);
+    if (windowBytes != 0) {
+      uint8_t* room = history_.replace(windowBytes);
+      if (room == nullptr ||
+          inflateGetDictionary(&stream, room, &windowBytes) != Z_OK) {
+        return failWith(Status::kOutOfMemory, Z_OK);
       }
     }
+  } else if (!history_.append(out.data() + startSize, out.size() - startSize)) {
+    // Unlike the deflater's, this history is not optional: the peer may
+    // refer into all of it.
+    return failWith(Status::kOutOfMemory, Z_OK);
   }
+  giveBack(true);
   return Status::kOk;
 }
 

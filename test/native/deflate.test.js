@@ -1,6 +1,7 @@
 // Binding-level tests of permessage-deflate (RFC 7692 §7.2): the §7.2.3 examples byte for byte,
-// round trips at every window size checked by Node's zlib both ways, the inflate limit against a
-// 1 GiB decompression bomb, corrupt input, zlib memory, and the threadpool variants.
+// round trips at every window size checked by Node's zlib both ways, connections taking turns on
+// the per-thread stream pool, the inflate limit against a 1 GiB decompression bomb, corrupt input,
+// the memory a connection holds (history only between messages), and the threadpool variants.
 
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
@@ -281,6 +282,140 @@ describe('Deflater and Inflater: round trips checked by Node zlib', () => {
   }
 });
 
+describe('Deflater and Inflater: connections taking turns on pooled streams', () => {
+  // Each thread pools at most four idle streams per kind, so seven connections taking turns
+  // make every call borrow a stream another connection used last: it is reset and given this
+  // connection's history. The results must not depend on who used the stream before.
+  const CONNECTIONS = 7;
+
+  it('writes §7.2.3.1 then §7.2.3.2 for every connection, whoever used the stream before', () => {
+    const deflaters = [];
+    for (let i = 0; i < CONNECTIONS; i++) {
+      deflaters.push(new binding.Deflater({}));
+    }
+    for (const deflater of deflaters) {
+      expect(deflater.compress(HELLO, true)).toEqual(HELLO_COMPRESSED);
+    }
+    for (const deflater of deflaters) {
+      expect(deflater.compress(HELLO, true)).toEqual(HELLO_AGAIN);
+    }
+  });
+
+  it("does not let a new inflater resolve a back-reference into another connection's window", () => {
+    const inflaters = [];
+    for (let i = 0; i < 4; i++) {
+      const inflater = new binding.Inflater(15, false);
+      expect(inflater.inflate(HELLO_COMPRESSED, true, 0)).toEqual(HELLO);
+      inflaters.push(inflater);
+    }
+    expect(new binding.Inflater(15, false).inflate(HELLO_AGAIN, true, 0)).toBe(
+      INFLATE_FAILED
+    );
+    for (const inflater of inflaters) {
+      expect(inflater.inflate(HELLO_AGAIN, true, 0)).toEqual(HELLO);
+    }
+  });
+
+  for (let windowBits = 9; windowBits <= 15; windowBits++) {
+    it(`windowBits ${windowBits}: many messages per connection with context takeover, some larger than the window`, async () => {
+      const random = makeRandom(700 + windowBits);
+      const messages = [];
+      for (let c = 0; c < CONNECTIONS; c++) {
+        const own = [];
+        for (let i = 0; i < 12; i++) {
+          // Small messages refer back into earlier ones; large ones exceed the window.
+          const size =
+            random() % 3 === 0 ? random() % 300 : (1 << windowBits) + 500;
+          own.push(textLike(random, size));
+        }
+        messages.push(own);
+      }
+      const deflaters = [];
+      const inflaters = [];
+      const wire = [];
+      for (let c = 0; c < CONNECTIONS; c++) {
+        deflaters.push(new binding.Deflater({ windowBits }));
+        inflaters.push(new binding.Inflater(windowBits, false));
+        wire.push([]);
+      }
+      for (let i = 0; i < 12; i++) {
+        for (let c = 0; c < CONNECTIONS; c++) {
+          const compressed = deflaters[c].compress(messages[c][i], true);
+          wire[c].push(compressed);
+          expectBytes(
+            inflaters[c].inflate(compressed, true, 0),
+            messages[c][i]
+          );
+        }
+      }
+      // Each connection's messages form one stream for a peer with exactly this window
+      // (RFC 7692 §7.1.2): Node's inflater over all of them at once.
+      for (let c = 0; c < CONNECTIONS; c++) {
+        const stream = Buffer.concat(wire[c].flatMap((bytes) => [bytes, TAIL]));
+        expectBytes(
+          zlib.inflateRawSync(stream, {
+            windowBits,
+            finishFlush: zlib.constants.Z_SYNC_FLUSH
+          }),
+          Buffer.concat(messages[c])
+        );
+      }
+
+      // Node's deflate streams, one per connection across all its messages, inflated by our
+      // inflaters taking turns.
+      const fromNode = [];
+      for (let c = 0; c < CONNECTIONS; c++) {
+        fromNode.push(
+          await nodeDeflateMessages(messages[c], { windowBits }, false)
+        );
+      }
+      const ours = [];
+      for (let c = 0; c < CONNECTIONS; c++) {
+        ours.push(new binding.Inflater(windowBits, false));
+      }
+      for (let i = 0; i < 12; i++) {
+        for (let c = 0; c < CONNECTIONS; c++) {
+          expectBytes(ours[c].inflate(fromNode[c][i], true, 0), messages[c][i]);
+        }
+      }
+    });
+  }
+
+  it('keeps a message inflated over several calls intact while other connections take turns', async () => {
+    const random = makeRandom(77);
+    const messages = [];
+    for (let c = 0; c < CONNECTIONS; c++) {
+      messages.push([textLike(random, 50000), textLike(random, 3000)]);
+    }
+    const fromNode = [];
+    for (let c = 0; c < CONNECTIONS; c++) {
+      fromNode.push(await nodeDeflateMessages(messages[c], {}, false));
+    }
+    const inflaters = messages.map(() => new binding.Inflater(15, false));
+    for (let i = 0; i < 2; i++) {
+      // Fragments of every connection's message interleaved: each inflater keeps its stream
+      // until its message ends.
+      const parts = inflaters.map(() => []);
+      for (let offset = 0; ; offset += 1000) {
+        let active = false;
+        for (let c = 0; c < CONNECTIONS; c++) {
+          const bytes = fromNode[c][i];
+          if (offset >= bytes.length) continue;
+          active = true;
+          const fin = offset + 1000 >= bytes.length;
+          parts[c].push(
+            inflaters[c].inflate(bytes.subarray(offset, offset + 1000), fin, 0)
+          );
+        }
+        if (!active) break;
+      }
+      for (let c = 0; c < CONNECTIONS; c++) {
+        expectBytes(Buffer.concat(parts[c]), messages[c][i]);
+      }
+    }
+  });
+});
+
 describe('Inflater: the limit is enforced while inflating', () => {
   it('stops a 1 GiB bomb with MessageTooBig at maxPayload 1 MiB, RSS growth < 64 MiB', async () => {
     // 1 GiB of zeros, deflated in chunks by Node's zlib: about 1 MB on the wire.
@@ -412,37 +547,71 @@ describe('Deflater and Inflater: zlib memory', () => {
     expect(deflater.memoryBytes).toBe(0);
   });
 
-  it('allocates lazily and keeps the state with context takeover', () => {
+  it('holds only history between messages with context takeover', () => {
     const deflater = new binding.Deflater({});
     const inflater = new binding.Inflater(15, false);
     expect(deflater.memoryBytes).toBe(0);
     expect(inflater.memoryBytes).toBe(0);
-    inflater.inflate(deflater.compress(HELLO, true), true, 0);
-    // zlib's documented needs: (1 << 17) + (1 << 17) to deflate, 1 << 15 to inflate.
-    expect(deflater.memoryBytes).toBeGreaterThanOrEqual(256 * 1024);
-    expect(inflater.memoryBytes).toBeGreaterThanOrEqual(32 * 1024);
+    const small = textLike(makeRandom(32), 32);
+    expectBytes(
+      inflater.inflate(deflater.compress(small, true), true, 0),
+      small
+    );
+    // The 32 bytes the next message may refer back to, and no zlib stream.
+    expect(deflater.memoryBytes).toBe(32);
+    expect(inflater.memoryBytes).toBe(32);
+    const large = textLike(makeRandom(64), 64 * 1024);
+    expectBytes(
+      inflater.inflate(deflater.compress(large, true), true, 0),
+      large
+    );
+    // The deflater keeps 8 KiB of history; the inflater the whole 32 KiB window the peer
+    // may refer into (RFC 7692 §7.1.2.2).
+    expect(deflater.memoryBytes).toBe(8 * 1024);
+    expect(inflater.memoryBytes).toBe(32 * 1024);
   });
 
-  it('needs less memory with smaller windows', () => {
+  it('holds the borrowed stream, not a second copy of the history, in the middle of a message', () => {
+    const deflater = new binding.Deflater({});
+    const inflater = new binding.Inflater(15, false);
+    const first = textLike(makeRandom(5), 40000);
+    inflater.inflate(deflater.compress(first, true), true, 0);
+    const compressed = deflater.compress(first, true);
+    const head = inflater.inflate(compressed.subarray(0, 10), false, 0);
+    // zlib's inflate window (1 << 15) plus its state.
+    expect(inflater.memoryBytes).toBeGreaterThanOrEqual(32 * 1024);
+    expect(inflater.memoryBytes).toBeLessThan(48 * 1024);
+    const rest = inflater.inflate(compressed.subarray(10), true, 0);
+    expectBytes(Buffer.concat([head, rest]), first);
+    expect(inflater.memoryBytes).toBe(32 * 1024);
+  });
+
+  it('holds less with smaller windows', () => {
+    const large = textLike(makeRandom(9), 64 * 1024);
     const small = new binding.Deflater({ windowBits: 9, memLevel: 1 });
-    const large = new binding.Deflater({ windowBits: 15, memLevel: 9 });
-    small.compress(HELLO, true);
-    large.compress(HELLO, true);
-    expect(small.memoryBytes).toBeGreaterThan(0);
-    expect(small.memoryBytes).toBeLessThan(large.memoryBytes / 4);
+    const smallInflater = new binding.Inflater(9, false);
+    expectBytes(
+      smallInflater.inflate(small.compress(large, true), true, 0),
+      large
+    );
+    expect(small.memoryBytes).toBe(512);
+    expect(smallInflater.memoryBytes).toBe(512);
+    // Window 8 is written as stored blocks, which never refer back: no history at all.
+    const stored = new binding.Deflater({ windowBits: 8 });
+    stored.compress(large, true);
+    expect(stored.memoryBytes).toBe(0);
   });
 });
 
 describe('Deflater and Inflater: threadpool variants', () => {
-  it('compressAsync gives the bytes compress gives, in call order', async () => {
+  it('compressAsync runs calls one at a time in call order, as one stream', async () => {
     const random = makeRandom(42);
     const messages = [];
     for (let i = 0; i < 6; i++)
       messages.push(textLike(random, random() % 100000));
-    const sync = new binding.Deflater({});
-    const expected = messages.map((message) => sync.compress(message, true));
 
-    // All queued at once: they must run one at a time, in order, on the same stream.
+    // All queued at once: they must run one at a time, in order, continuing one stream even
+    // when consecutive calls land on different threads of the pool.
     const asyncDeflater = new binding.Deflater({});
     const order = [];
     const results = await Promise.all(
@@ -454,7 +623,40 @@ describe('Deflater and Inflater: threadpool variants', () => {
       )
     );
     expect(order).toEqual([0, 1, 2, 3, 4, 5]);
-    results.forEach((result, i) => expectBytes(result, expected[i]));
+    const stream = Buffer.concat(results.flatMap((bytes) => [bytes, TAIL]));
+    expectBytes(
+      zlib.inflateRawSync(stream, { finishFlush: zlib.constants.Z_SYNC_FLUSH }),
+      Buffer.concat(messages)
+    );
+  });
+
+  it('continues one stream when synchronous and threadpool calls alternate', async () => {
+    // The JS thread's pool keeps the stream of the last synchronous call; after a threadpool
+    // call has moved the connection on, that stream must not be resumed.
+    const random = makeRandom(44);
+    const deflater = new binding.Deflater({});
+    const inflater = new binding.Inflater(15, false);
+    const messages = [];
+    const wire = [];
+    for (let i = 0; i < 10; i++) {
+      const message = textLike(random, 2000 + (random() % 3000));
+      messages.push(message);
+      const compressed =
+        i % 2 === 0
+          ? deflater.compress(message, true)
+          : await compressAsync(deflater, message, true);
+      wire.push(compressed);
+      const inflated =
+        i % 3 === 0
+          ? inflater.inflate(compressed, true, 0)
+          : await inflateAsync(inflater, compressed, true, 0);
+      expectBytes(inflated, message);
+    }
+    const stream = Buffer.concat(wire.flatMap((bytes) => [bytes, TAIL]));
+    expectBytes(
+      zlib.inflateRawSync(stream, { finishFlush: zlib.constants.Z_SYNC_FLUSH }),
+      Buffer.concat(messages)
+    );
   });
 
   it('inflateAsync gives the bytes inflate gives', async () => {
