@@ -6,7 +6,8 @@
 //   [0] bit 0 client role, bit 1 permessage-deflate, bit 2 skip UTF-8
 //       validation, bit 3 inflate no context takeover, bits 4-6 window 8..15
 //   [1] maxPayloadBytes index   [2] maxFragments index
-//   [3] maxBufferedChunks index [4] event capacity 1..16
+//   [3] maxBufferedChunks index
+//   [4] bits 0-3 event capacity 1..16, bits 4-7 inflate budget index
 //   [5..6] chunking seed        [7] largest chunk index
 //   [8..] the stream
 #include <algorithm>
@@ -29,6 +30,9 @@ constexpr uint64_t kMaxPayloadChoices[] = {0,   1,    2,     125,   126,
 constexpr uint32_t kMaxFragmentChoices[] = {0, 1, 2, 3, 8, 131072};
 constexpr uint32_t kMaxChunkChoices[] = {0, 1, 2, 3, 16, 1048576};
 constexpr size_t kLargestChunkChoices[] = {1, 2, 3, 7, 16, 64, 1024, SIZE_MAX};
+// The default (256 KiB) first, then none and budgets small enough that every
+// compressed seed pauses (kInflatePending) many times.
+constexpr uint64_t kInflateBudgetChoices[] = {256 * 1024, 0, 1, 7, 1000, 65536};
 
 // A zlib bomb can reach at most the limit plus one 64 KiB inflate step; plain
 // reassembly grows geometrically (x1.5). Anything above this is unbounded
@@ -96,6 +100,7 @@ Outcome run(const wsn::ParserOptions& options, const Bytes& input,
         stream.begin() + static_cast<std::ptrdiff_t>(position),
         stream.begin() + static_cast<std::ptrdiff_t>(position + chunkBytes));
     size_t start = 0;
+    bool pendingWithoutProgress = false;
     for (;;) {
       const size_t left = chunk.size() - start;
       uint8_t* base = chunk.data() + start;
@@ -145,6 +150,19 @@ Outcome run(const wsn::ParserOptions& options, const Bytes& input,
       if (maxPayload != 0) {
         FUZZ_CHECK(parser.bufferedBytes() <= 2 * maxPayload + kSlackBytes);
       }
+      if (result.status == wsn::Status::kInflatePending) {
+        // Not a fault: input is left (bytesConsumed < length), and the call
+        // after it has a full budget, so two pauses in a row without a byte
+        // or an event in between mean no progress.
+        FUZZ_CHECK(result.bytesConsumed < left);
+        const bool progress =
+            result.bytesConsumed != 0 || result.eventCount != 0;
+        FUZZ_CHECK(progress || !pendingWithoutProgress);
+        pendingWithoutProgress = !progress;
+        start += result.bytesConsumed;
+        continue;
+      }
+      pendingWithoutProgress = false;
       if (result.status != wsn::Status::kOk) {
         outcome.status = result.status;
         outcome.statusDetail = result.statusDetail;
@@ -167,7 +185,8 @@ Outcome run(const wsn::ParserOptions& options, const Bytes& input,
       }
       start += result.bytesConsumed;
       if (start == chunk.size()) break;
-      // Stopping early is allowed only when the event area filled up.
+      // Stopping early without an error is allowed only when the event area
+      // filled up (or on kInflatePending, handled above).
       FUZZ_CHECK(result.eventCount == events.size());
     }
     position += chunkBytes;
@@ -205,6 +224,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       kMaxChunkChoices[data[3] % (sizeof(kMaxChunkChoices) /
                                   sizeof(kMaxChunkChoices[0]))];
   const size_t eventCapacity = 1 + data[4] % 16;
+  options.inflateBudgetBytes =
+      kInflateBudgetChoices[(data[4] >> 4) %
+                            (sizeof(kInflateBudgetChoices) /
+                             sizeof(kInflateBudgetChoices[0]))];
   const uint32_t seed =
       (static_cast<uint32_t>(data[5]) << 8 | data[6]) * 2654435761u | 1u;
   const size_t largest =
