@@ -477,6 +477,9 @@ class WebSocket extends EventEmitter {
 
     if (this._socket) {
       this._readyState = CLOSING;
+      // Frames held for the end of the tick or of the socket chunk being
+      // read go out first, as they would have with an immediate write.
+      this._sender.flush();
       this._socket.destroy();
     }
   }
@@ -831,13 +834,31 @@ function socketOnClose() {
 }
 
 /**
- * The listener of the socket `'data'` event.
+ * The listener of the socket `'data'` event. The chunk is parsed inside a
+ * Sender batch, so the replies its messages cause (echoes, pongs, the close
+ * frame) leave together in one write when it is done.
  *
  * @param {Buffer} chunk A chunk of data
  * @private
  */
 function socketOnData(chunk) {
-  if (!this[kWebSocket]._receiver.write(chunk)) this.pause();
+  const websocket = this[kWebSocket];
+  const sender = websocket._sender;
+  let ok;
+
+  // A chunk emitted from inside a handler joins the batch already open.
+  if (sender._batching) {
+    ok = websocket._receiver.write(chunk);
+  } else {
+    sender.startBatch();
+    try {
+      ok = websocket._receiver.write(chunk);
+    } finally {
+      sender.endBatch();
+    }
+  }
+
+  if (!ok) this.pause();
 }
 
 /**

@@ -1,17 +1,21 @@
-// Module init: creates the per-instance data and lets each binding file register its exports.
+// Module init: creates the per-instance data and lets each binding file
+// register its exports.
 #include "binding.h"
 
 namespace wsn::binding {
 
-uint8_t* bufferData(const Napi::Value& value, const char* what, size_t* length) {
+uint8_t* bufferData(const Napi::Value& value, const char* what,
+                    size_t* length) {
   if (!value.IsTypedArray()) {
-    throw Napi::TypeError::New(value.Env(), std::string("The \"") + what +
-                                                "\" argument must be a Buffer or Uint8Array");
+    throw Napi::TypeError::New(
+        value.Env(), std::string("The \"") + what +
+                         "\" argument must be a Buffer or Uint8Array");
   }
   auto array = value.As<Napi::TypedArray>();
   if (array.TypedArrayType() != napi_uint8_array) {
-    throw Napi::TypeError::New(value.Env(), std::string("The \"") + what +
-                                                "\" argument must be a Buffer or Uint8Array");
+    throw Napi::TypeError::New(
+        value.Env(), std::string("The \"") + what +
+                         "\" argument must be a Buffer or Uint8Array");
   }
   auto bytes = value.As<Napi::Uint8Array>();
   *length = bytes.ElementLength();
@@ -20,21 +24,23 @@ uint8_t* bufferData(const Napi::Value& value, const char* what, size_t* length) 
 
 uint32_t uint32Arg(const Napi::Value& value, const char* what) {
   if (!value.IsNumber()) {
-    throw Napi::TypeError::New(value.Env(),
-                               std::string("The \"") + what + "\" argument must be a number");
+    throw Napi::TypeError::New(value.Env(), std::string("The \"") + what +
+                                                "\" argument must be a number");
   }
   double number = value.As<Napi::Number>().DoubleValue();
-  if (!(number >= 0 && number <= 4294967295.0) || number != static_cast<double>(static_cast<uint32_t>(number))) {
-    throw Napi::RangeError::New(value.Env(), std::string("The \"") + what +
-                                                 "\" argument must be an integer in 0..2^32-1");
+  if (!(number >= 0 && number <= 4294967295.0) ||
+      number != static_cast<double>(static_cast<uint32_t>(number))) {
+    throw Napi::RangeError::New(
+        value.Env(), std::string("The \"") + what +
+                         "\" argument must be an integer in 0..2^32-1");
   }
   return static_cast<uint32_t>(number);
 }
 
 double numberArg(const Napi::Value& value, const char* what) {
   if (!value.IsNumber()) {
-    throw Napi::TypeError::New(value.Env(),
-                               std::string("The \"") + what + "\" argument must be a number");
+    throw Napi::TypeError::New(value.Env(), std::string("The \"") + what +
+                                                "\" argument must be a number");
   }
   return value.As<Napi::Number>().DoubleValue();
 }
@@ -43,8 +49,9 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   auto* data = new InstanceData();
   env.SetInstanceData<InstanceData>(data);
 
-  const size_t words = InstanceData::kHeaderWords + InstanceData::kEventCapacity *
-                                                        InstanceData::kWordsPerEvent;
+  const size_t words =
+      InstanceData::kHeaderWords +
+      InstanceData::kEventCapacity * InstanceData::kWordsPerEvent;
   auto events = Napi::Uint32Array::New(env, words);
   data->events = events.Data();
   data->eventsRef = Napi::Persistent(events);

@@ -1,6 +1,6 @@
-// Shared pieces of the Node-API binding: per-instance data, the guard that turns C++ exceptions
-// into JS errors, and the registration functions each binding file provides. The only directory
-// that includes napi.h.
+// Shared pieces of the Node-API binding: per-instance data, the guard that
+// turns C++ exceptions into JS errors, and the registration functions each
+// binding file provides. The only directory that includes napi.h.
 #pragma once
 
 #include <napi.h>
@@ -15,11 +15,12 @@
 
 namespace wsn::binding {
 
-// Per addon instance (one per worker thread): Node may load the addon in several threads.
+// Per addon instance (one per worker thread): Node may load the addon in
+// several threads.
 struct InstanceData {
   RandomPool random;
-  // Shared parse-result area (see binding.d.ts: ParserEvents). Filled by FrameParser#execute and
-  // read by JS at once, before any event is emitted.
+  // Shared parse-result area (see binding.d.ts: ParserEvents). Filled by
+  // FrameParser#execute and read by JS at once, before any event is emitted.
   static constexpr size_t kEventCapacity = 1024;
   static constexpr size_t kHeaderWords = 4;
   static constexpr size_t kWordsPerEvent = 4;
@@ -32,10 +33,13 @@ struct InstanceData {
   Napi::FunctionReference utf8StreamConstructor;
 };
 
-inline InstanceData& instanceData(Napi::Env env) { return *env.GetInstanceData<InstanceData>(); }
+inline InstanceData& instanceData(Napi::Env env) {
+  return *env.GetInstanceData<InstanceData>();
+}
 
-// Runs `body` and converts any C++ exception into a pending JS exception, because node-addon-api
-// only converts its own Napi::Error. Every entry point goes through here.
+// Runs `body` and converts any C++ exception into a pending JS exception,
+// because node-addon-api only converts its own Napi::Error. Every entry point
+// goes through here.
 template <typename Body>
 Napi::Value guarded(const Napi::CallbackInfo& info, Body&& body) {
   Napi::Env env = info.Env();
@@ -44,9 +48,11 @@ Napi::Value guarded(const Napi::CallbackInfo& info, Body&& body) {
   } catch (const Napi::Error& error) {
     error.ThrowAsJavaScriptException();
   } catch (const std::bad_alloc&) {
-    Napi::Error::New(env, "ws-native: out of memory").ThrowAsJavaScriptException();
+    Napi::Error::New(env, "ws-native: out of memory")
+        .ThrowAsJavaScriptException();
   } catch (const std::exception& error) {
-    Napi::Error::New(env, std::string("ws-native: ") + error.what()).ThrowAsJavaScriptException();
+    Napi::Error::New(env, std::string("ws-native: ") + error.what())
+        .ThrowAsJavaScriptException();
   }
   return env.Undefined();
 }
