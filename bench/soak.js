@@ -388,8 +388,8 @@ async function soakOne(serverId, options) {
     run.notes.push(String(error.message));
   } finally {
     await server.stop();
-    // Without a server the load generators end on their own (closed
-    // connections, or the stall limit).
+    // After a failure the load generators may still be running: stop them
+    // and keep what they report.
     await collect();
   }
   return summarize(run, options, durationS);
