@@ -32,6 +32,14 @@ constexpr uint64_t kPartsChunks = 1;
 // slices of budget / kMaxInflateRatio bytes therefore cannot overrun the
 // inflate budget by more than one budget, whatever the data.
 constexpr uint64_t kMaxInflateRatio = 1032;
+// But never slices below 1 KiB of input: then a small message (1 KiB of text
+// deflates to about 550 bytes) is still inflated in one call. Split over
+// calls it cost twice as much (9.4 against 18 us per message, the Inflater
+// moving its history in and out of the stream); 1 KiB of input inflates to
+// 1 MiB at most, about 1-2 ms, the most one slice can overrun the budget by.
+// Slices this small still cost zlib a copy of each call's output into its
+// window: 16 MiB of text took 53 ms of CPU against 44 ms in 64 KiB calls.
+constexpr uint64_t kMinInflateSliceBytes = 1024;
 
 bool isControl(uint8_t opcode) { return (opcode & 0x8) != 0; }
 
@@ -579,7 +587,8 @@ bool FrameParser::Impl::readCompressed(uint8_t* data, size_t available,
       budget == 0
           ? available
           : static_cast<size_t>(std::max<uint64_t>(
-                1, std::min<uint64_t>(budget / kMaxInflateRatio, SIZE_MAX)));
+                kMinInflateSliceBytes,
+                std::min<uint64_t>(budget / kMaxInflateRatio, SIZE_MAX)));
   size_t done = 0;
   *fedBytes = 0;
   // One pass even without input: an empty final frame still ends the

@@ -950,7 +950,9 @@ describe('inflate budget: a large compressed message is inflated in slices', () 
     }
     expect(result.status).toBe(STATUS.MESSAGE_TOO_BIG);
     expect(result.count).toBe(0);
-    expect(pauses).toBeGreaterThanOrEqual(7);
+    // Each slice makes at least the 256 KiB budget and at most 1 MiB more (what 1 KiB of input,
+    // the smallest slice fed to zlib, can inflate to).
+    expect(pauses).toBeGreaterThanOrEqual(2);
     expect(pauses).toBeLessThanOrEqual(16);
     expect(parser.bufferedBytes).toBe(0);
     // Sticky, as every error.
