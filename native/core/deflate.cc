@@ -426,6 +426,11 @@ Status Deflater::compress(const uint8_t* data, size_t length, bool fin,
     giveStream(std::move(borrowedStream), false, ownerId_, ++uses_);
     return Status::kOutOfMemory;
   };
+  // A stale stream still holds another connection's bytes past the end of
+  // what this call writes. They cannot reach the output: zlib's longest_match
+  // reads up to 258 bytes ahead but caps its early exit at the lookahead, so
+  // the match chosen depends only on real data ("necessary to make deflate
+  // deterministic", deflate.c), and the result is what a new stream writes.
   if (borrowed == Borrowed::kStale && deflateReset(&stream) != Z_OK)
     return fail();
   if (borrowed != Borrowed::kResumed) {

@@ -400,6 +400,56 @@ void testRfcExamplesOnBorrowedStreams() {
   WSN_CHECK(bytesOf(out) == hello);
 }
 
+// A 32-byte JSON-like message: the same keys every time, changing values.
+std::vector<uint8_t> jsonLike(std::mt19937& random) {
+  static const char* const kTypes[] = {"msg", "ack", "ping", "join", "move"};
+  char text[64];
+  std::snprintf(text, sizeof(text), "{\"t\":\"%s\",\"id\":%u,\"x\":%u}",
+                kTypes[random() % 5],
+                static_cast<unsigned>(10000 + random() % 90000),
+                static_cast<unsigned>(random() % 1000));
+  std::vector<uint8_t> bytes(32, ' ');
+  std::memcpy(bytes.data(), text, std::min<size_t>(32, std::strlen(text)));
+  return bytes;
+}
+
+// What one connection sends must not depend on what other connections sent
+// through the same pooled streams: zlib compares candidate matches using bytes
+// past the end of the data, so a stream reset, not re-created, would let
+// another connection's plaintext change this one's compressed bytes (and
+// sizes). Reference: the same connection given a brand-new stream for every
+// message.
+void testNoCrossConnectionInfluence() {
+  std::mt19937 random(4242);
+  std::vector<std::vector<uint8_t>> messages;
+  for (int i = 0; i < 400; ++i) messages.push_back(jsonLike(random));
+  std::vector<std::vector<uint8_t>> reference;
+  {
+    Deflater alone{DeflateOptions()};
+    for (const std::vector<uint8_t>& message : messages) {
+      releasePools();
+      reference.push_back(compressOnce(alone, message));
+    }
+  }
+  for (int fill = 0; fill < 3; ++fill) {
+    releasePools();
+    std::vector<std::unique_ptr<Deflater>> others;
+    for (int i = 0; i < 6; ++i)
+      others.push_back(std::make_unique<Deflater>(DeflateOptions()));
+    Deflater watched{DeflateOptions()};
+    std::vector<uint8_t> junk(3000, static_cast<uint8_t>('a' + fill));
+    int differing = 0;
+    for (size_t i = 0; i < messages.size(); ++i) {
+      for (auto& other : others) {
+        junk[(i * 7) % junk.size()] ^= 1;
+        compressOnce(*other, junk);
+      }
+      if (compressOnce(watched, messages[i]) != reference[i]) ++differing;
+    }
+    WSN_CHECK(differing == 0);
+  }
+}
+
 // How the streams are shared while a test runs.
 enum class Sharing {
   kResumed,      // the pool always gives each connection its own stream back
@@ -675,6 +725,7 @@ int main() {
   testCorrupt();
   testHistoryRing();
   testRfcExamplesOnBorrowedStreams();
+  testNoCrossConnectionInfluence();
   testTakeoverRoundTrips(Sharing::kResumed);
   testTakeoverRoundTrips(Sharing::kRestored);
   testTakeoverRoundTrips(Sharing::kInterleaved);
