@@ -5,24 +5,50 @@
 //   1. ms per message for 32 B and 64 KiB text, with and without context takeover: ours inline,
 //      ours on the threadpool, Node's one-shot sync calls, and Node's streams used as ws uses
 //      them (write + flush(Z_SYNC_FLUSH) per message);
-//   2. the latency of inflating a 1 MiB and a 16 MiB message inline, on the threadpool, and
+//   2. connections taking turns: 64 connections each sending in turn (32 B JSON-like and 64 KiB
+//      text), so every call borrows a pooled zlib stream another connection used last and
+//      restores its own history into it: time per message and compressed size;
+//   3. the latency of inflating a 1 MiB and a 16 MiB message inline, on the threadpool, and
 //      with Node's inflateRawSync, to choose between inline and threadpool;
-//   3. zlib memory per connection: memoryBytes after one message against Node's documented
-//      formula, and the RSS of 500 idle streams of each kind.
+//   4. memory per connection: memoryBytes after one 32 B and after one 64 KiB message (what
+//      the connection holds between messages), and the RSS of 500 idle deflaters of each kind.
 //
-//   taskset -c 1 node bench/deflate.js [--quick]
+//   taskset -c 1 node bench/deflate.js [--quick] [--baseline <other ws_native.node>]
+//
+// --baseline loads a second build of the addon (say, the previous commit's) and measures it in
+// the same run, in the same rows, for a before/after comparison.
 
 const { execFileSync } = require('child_process');
+const path = require('path');
 const zlib = require('zlib');
 
 const binding = require('../lib/binding');
 
 const QUICK = process.argv.includes('--quick');
+const BASELINE_PATH = argValue('--baseline');
+// The builds measured side by side: this package's addon, then the baseline if given.
+const IMPLS = [{ name: 'ws-native', binding }];
+if (BASELINE_PATH) {
+  IMPLS.push({
+    name: 'baseline',
+    binding: require(path.resolve(BASELINE_PATH))
+  });
+}
+const TURN_CONNECTIONS = 64;
 const SAMPLES = QUICK ? 3 : 7;
 const SAMPLE_NS = QUICK ? 50e6 : 200e6;
 const TAIL = Buffer.from([0x00, 0x00, 0xff, 0xff]);
 const SYNC_FLUSH = { finishFlush: zlib.constants.Z_SYNC_FLUSH };
 const IDLE_CONNECTIONS = 500;
+
+/**
+ * @param {string} name
+ * @return {string|undefined} the value after `name` on the command line
+ */
+function argValue(name) {
+  const at = process.argv.indexOf(name);
+  return at === -1 ? undefined : process.argv[at + 1];
+}
 
 /**
  * A seeded PRNG (mulberry32): the same text in every run.
@@ -70,6 +96,21 @@ function text(size, seed) {
     out += r === 0 ? '. ' : r === 1 ? `, ${random() % 1000} ` : ' ';
   }
   return Buffer.from(out.slice(0, size));
+}
+
+/**
+ * A 32-byte JSON-like message, as chat or game traffic sends: the same keys every time, a few
+ * values that change.
+ *
+ * @param {function(): number} random
+ * @return {Buffer}
+ */
+function jsonLike(random) {
+  const types = ['msg', 'ack', 'ping', 'join', 'move'];
+  const json =
+    `{"t":"${types[random() % types.length]}","id":${10000 + (random() % 90000)},` +
+    `"x":${random() % 1000}}`;
+  return Buffer.from(json.padEnd(32, ' ').slice(0, 32));
 }
 
 /**
@@ -229,21 +270,44 @@ async function perMessage() {
     const message = text(size, size);
     for (const takeover of [true, false]) {
       const label = `${fmtBytes(size)} text, ${takeover ? 'takeover' : 'no takeover'}`;
-      const oursDeflater = new binding.Deflater({
-        noContextTakeover: !takeover
-      });
-      const oursAsyncDeflater = new binding.Deflater({
-        noContextTakeover: !takeover
-      });
       // The wire bytes of one message, compressed on a fresh stream (what an inflater sees
       // first; with takeover later messages are smaller, see the deflate rows).
       const compressed = new binding.Deflater({}).compress(message, true);
       const withTail = Buffer.concat([compressed, TAIL]);
+      const deflateCells = [];
+      const inflateCells = [];
+      let deflateFirst = 0;
+      let inflateFirst = 0;
 
-      const deflateOurs = timeSync(() => oursDeflater.compress(message, true));
-      const deflateOursAsync = await timeAsync(() =>
-        compressAsync(oursAsyncDeflater, message)
-      );
+      for (const impl of IMPLS) {
+        const syncDeflater = new impl.binding.Deflater({
+          noContextTakeover: !takeover
+        });
+        const asyncDeflater = new impl.binding.Deflater({
+          noContextTakeover: !takeover
+        });
+        const deflateSync = timeSync(() =>
+          syncDeflater.compress(message, true)
+        );
+        const deflateAsync = await timeAsync(() =>
+          compressAsync(asyncDeflater, message)
+        );
+        const syncInflater = new impl.binding.Inflater(15, !takeover);
+        const asyncInflater = new impl.binding.Inflater(15, !takeover);
+        const inflateSync = timeSync(() =>
+          syncInflater.inflate(compressed, true, 0)
+        );
+        const inflateAsyncMs = await timeAsync(() =>
+          inflateAsync(asyncInflater, compressed, 0)
+        );
+        if (!deflateFirst) {
+          deflateFirst = deflateSync;
+          inflateFirst = inflateSync;
+        }
+        deflateCells.push(fmtMs(deflateSync), fmtMs(deflateAsync));
+        inflateCells.push(fmtMs(inflateSync), fmtMs(inflateAsyncMs));
+      }
+
       let deflateNode;
       let deflateNodeLabel;
       if (takeover) {
@@ -258,15 +322,6 @@ async function perMessage() {
         });
         deflateNodeLabel = 'deflateRawSync';
       }
-
-      const oursInflater = new binding.Inflater(15, !takeover);
-      const oursAsyncInflater = new binding.Inflater(15, !takeover);
-      const inflateOurs = timeSync(() =>
-        oursInflater.inflate(compressed, true, 0)
-      );
-      const inflateOursAsync = await timeAsync(() =>
-        inflateAsync(oursAsyncInflater, compressed, 0)
-      );
       // One-shot inflate of a self-contained message; the same for both modes.
       const inflateNodeSync = timeSync(() =>
         zlib.inflateRawSync(withTail, SYNC_FLUSH)
@@ -287,18 +342,16 @@ async function perMessage() {
       rows.push([
         label,
         'deflate',
-        fmtMs(deflateOurs),
-        fmtMs(deflateOursAsync),
+        ...deflateCells,
         `${fmtMs(deflateNode)} (${deflateNodeLabel})`,
-        (deflateNode / deflateOurs).toFixed(1) + 'x'
+        (deflateNode / deflateFirst).toFixed(1) + 'x'
       ]);
       rows.push([
         label,
         'inflate',
-        fmtMs(inflateOurs),
-        fmtMs(inflateOursAsync),
+        ...inflateCells,
         `${fmtMs(inflateNode)} (${inflateNodeLabel})`,
-        (inflateNode / inflateOurs).toFixed(1) + 'x'
+        (inflateNode / inflateFirst).toFixed(1) + 'x'
       ]);
     }
   }
@@ -306,10 +359,118 @@ async function perMessage() {
     [
       'message',
       'op',
-      'ws-native inline',
-      'ws-native threadpool',
+      ...IMPLS.flatMap((impl) => [
+        `${impl.name} inline`,
+        `${impl.name} threadpool`
+      ]),
       'Node zlib',
       'Node / ws-native inline'
+    ],
+    rows
+  );
+}
+
+/**
+ * Compresses `messages[i]` on connection i % connections, in that order, and inflates each on
+ * the connection's inflater; returns ms per message for each direction and the compressed size
+ * over the input size.
+ *
+ * @param {Object} impl
+ * @param {Buffer[]} messages
+ * @return {{deflateMs: number, inflateMs: number, ratio: number}}
+ */
+function takeTurns(impl, messages) {
+  const deflaters = [];
+  const inflaters = [];
+  for (let i = 0; i < TURN_CONNECTIONS; i++) {
+    deflaters.push(new impl.binding.Deflater({}));
+    inflaters.push(new impl.binding.Inflater(15, false));
+  }
+  const wire = new Array(messages.length);
+  let inputBytes = 0;
+  let wireBytes = 0;
+  let start = process.hrtime.bigint();
+  for (let i = 0; i < messages.length; i++) {
+    wire[i] = deflaters[i % TURN_CONNECTIONS].compress(messages[i], true);
+  }
+  const deflateMs =
+    Number(process.hrtime.bigint() - start) / 1e6 / messages.length;
+  start = process.hrtime.bigint();
+  for (let i = 0; i < messages.length; i++) {
+    inflaters[i % TURN_CONNECTIONS].inflate(wire[i], true, 0);
+  }
+  const inflateMs =
+    Number(process.hrtime.bigint() - start) / 1e6 / messages.length;
+  for (let i = 0; i < messages.length; i++) {
+    inputBytes += messages[i].length;
+    wireBytes += wire[i].length;
+  }
+  return { deflateMs, inflateMs, ratio: wireBytes / inputBytes };
+}
+
+async function takingTurns() {
+  console.log(
+    `## ${TURN_CONNECTIONS} connections taking turns, context takeover, inline calls ` +
+      '(median ms per message; compressed / input)\n'
+  );
+  const rows = [];
+  const cases = [
+    ['32 B JSON-like', QUICK ? 40 : 200, (random, i) => jsonLike(random, i)],
+    ['64 KiB text', QUICK ? 1 : 2, (random, i) => text(64 * 1024, 1000 + i)]
+  ];
+  for (const [label, perConnection, make] of cases) {
+    const random = makeRandom(7);
+    const messages = [];
+    for (let i = 0; i < perConnection * TURN_CONNECTIONS; i++) {
+      messages.push(make(random, i));
+    }
+    const cells = [];
+    for (const impl of IMPLS) {
+      const runs = [];
+      for (let r = 0; r < SAMPLES; r++) runs.push(takeTurns(impl, messages));
+      cells.push(
+        fmtMs(median(runs.map((run) => run.deflateMs))),
+        fmtMs(median(runs.map((run) => run.inflateMs))),
+        runs[0].ratio.toFixed(4)
+      );
+    }
+    // ws: one Node stream per connection per direction, driven in the same turns.
+    const nodeRuns = [];
+    for (let r = 0; r < Math.min(SAMPLES, 3); r++) {
+      const runners = [];
+      for (let i = 0; i < TURN_CONNECTIONS; i++) {
+        runners.push(streamRunner(zlib.createDeflateRaw()));
+      }
+      const start = process.hrtime.bigint();
+      let wireBytes = 0;
+      let inputBytes = 0;
+      for (let i = 0; i < messages.length; i++) {
+        const out = await runners[i % TURN_CONNECTIONS](messages[i]);
+        wireBytes += out.length - 4;
+        inputBytes += messages[i].length;
+      }
+      nodeRuns.push({
+        ms: Number(process.hrtime.bigint() - start) / 1e6 / messages.length,
+        ratio: wireBytes / inputBytes
+      });
+    }
+    rows.push([
+      label,
+      ...cells,
+      fmtMs(median(nodeRuns.map((run) => run.ms))),
+      nodeRuns[0].ratio.toFixed(4)
+    ]);
+  }
+  printTable(
+    [
+      'message',
+      ...IMPLS.flatMap((impl) => [
+        `${impl.name} deflate`,
+        `${impl.name} inflate`,
+        `${impl.name} size`
+      ]),
+      'Node stream deflate (ws)',
+      'Node size'
     ],
     rows
   );
@@ -366,9 +527,11 @@ async function largeInflate() {
  */
 async function rssChild(kind, mode) {
   const small = text(32, 5);
+  const bindingPath = argValue('--binding');
+  const ours = bindingPath ? require(path.resolve(bindingPath)) : binding;
   const make = async () => {
     if (kind === 'ours') {
-      const deflater = new binding.Deflater({
+      const deflater = new ours.Deflater({
         noContextTakeover: mode === 'reset'
       });
       deflater.compress(small, true);
@@ -397,20 +560,49 @@ async function rssChild(kind, mode) {
  *
  * @param {'ours'|'node'} kind
  * @param {'takeover'|'reset'} mode
+ * @param {string} [bindingPath] the addon to load instead of this package's
  * @return {number} bytes per connection
  */
-function rssPer(kind, mode) {
-  const out = execFileSync(
-    process.execPath,
-    ['--expose-gc', __filename, '--rss', kind, mode],
-    { encoding: 'utf8' }
-  );
+function rssPer(kind, mode, bindingPath) {
+  const args = ['--expose-gc', __filename, '--rss', kind, mode];
+  if (bindingPath) args.push('--binding', bindingPath);
+  const out = execFileSync(process.execPath, args, { encoding: 'utf8' });
   return Number(out);
 }
 
 async function memory() {
   console.log(
-    '## zlib memory per connection (one direction, after one 64 KiB message)\n'
+    '## Memory one connection holds between messages (memoryBytes), context takeover\n'
+  );
+  const connectionRows = [];
+  for (const size of [32, 64 * 1024]) {
+    const message = text(size, 3);
+    for (const impl of IMPLS) {
+      const deflater = new impl.binding.Deflater({});
+      const inflater = new impl.binding.Inflater(15, false);
+      inflater.inflate(deflater.compress(message, true), true, 0);
+      connectionRows.push([
+        `one ${fmtBytes(size)} message`,
+        impl.name,
+        fmtBytes(deflater.memoryBytes),
+        fmtBytes(inflater.memoryBytes),
+        fmtBytes(deflater.memoryBytes + inflater.memoryBytes)
+      ]);
+    }
+  }
+  printTable(
+    ['after', 'build', 'deflate', 'inflate', 'both directions'],
+    connectionRows
+  );
+  console.log(
+    'ws-native keeps up to 4 KiB of deflate history and the whole inflate window (32 KiB at\n' +
+      'windowBits 15) per connection; zlib streams are borrowed per message from a pool of at\n' +
+      'most 4 idle streams per kind per thread (about 262 KiB per deflate stream, 39 KiB per\n' +
+      'inflate stream at window 15, memLevel 8).\n'
+  );
+
+  console.log(
+    '## memoryBytes per connection by window (one direction, after one 64 KiB message)\n'
   );
   const message = text(64 * 1024, 3);
   const rows = [];
@@ -423,31 +615,34 @@ async function memory() {
     const formulaDeflate = (1 << (windowBits + 2)) + (1 << (memLevel + 9));
     const formulaInflate = 1 << windowBits;
     for (const takeover of [true, false]) {
-      const deflater = new binding.Deflater({
-        windowBits,
-        memLevel,
-        noContextTakeover: !takeover
-      });
-      const inflater = new binding.Inflater(windowBits, !takeover);
-      inflater.inflate(deflater.compress(message, true), true, 0);
-      rows.push([
+      const row = [
         `${windowBits} / ${memLevel}`,
-        takeover ? 'takeover' : 'no takeover',
-        `${deflater.memoryBytes}`,
-        `${formulaDeflate}`,
-        `${inflater.memoryBytes}`,
-        `${formulaInflate}`
-      ]);
+        takeover ? 'takeover' : 'no takeover'
+      ];
+      for (const impl of IMPLS) {
+        const deflater = new impl.binding.Deflater({
+          windowBits,
+          memLevel,
+          noContextTakeover: !takeover
+        });
+        const inflater = new impl.binding.Inflater(windowBits, !takeover);
+        inflater.inflate(deflater.compress(message, true), true, 0);
+        row.push(`${deflater.memoryBytes}`, `${inflater.memoryBytes}`);
+      }
+      row.push(`${formulaDeflate}`, `${formulaInflate}`);
+      rows.push(row);
     }
   }
   printTable(
     [
       'windowBits / memLevel',
       'mode',
-      'ws-native deflate bytes',
-      'Node doc formula deflate',
-      'ws-native inflate bytes',
-      'Node doc formula inflate'
+      ...IMPLS.flatMap((impl) => [
+        `${impl.name} deflate bytes`,
+        `${impl.name} inflate bytes`
+      ]),
+      'Node doc formula deflate (a stream)',
+      'Node doc formula inflate (a stream)'
     ],
     rows
   );
@@ -460,7 +655,11 @@ async function memory() {
       mode === 'takeover'
         ? 'takeover'
         : 'no takeover (Node stream: reset(), as ws)',
-      fmtBytes(rssPer('ours', mode)),
+      ...IMPLS.map((impl) =>
+        fmtBytes(
+          rssPer('ours', mode, impl.name === 'baseline' ? BASELINE_PATH : '')
+        )
+      ),
       fmtBytes(rssPer('node', mode))
     ]);
   }
@@ -468,7 +667,10 @@ async function memory() {
     `RSS growth per idle deflate direction, ${IDLE_CONNECTIONS} connections after one 32 B ` +
       'message (a fresh process per figure):\n'
   );
-  printTable(['mode', 'ws-native', 'Node zlib stream (ws)'], rssRows);
+  printTable(
+    ['mode', ...IMPLS.map((impl) => impl.name), 'Node zlib stream (ws)'],
+    rssRows
+  );
 }
 
 async function main() {
@@ -481,7 +683,9 @@ async function main() {
     `# permessage-deflate: ws-native vs Node zlib ${process.versions.zlib}, Node ` +
       `${process.version}${QUICK ? ' (--quick)' : ''}\n`
   );
+  if (BASELINE_PATH) console.log(`baseline: ${path.resolve(BASELINE_PATH)}\n`);
   await perMessage();
+  await takingTurns();
   await largeInflate();
   await memory();
 }
