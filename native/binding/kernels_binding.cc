@@ -69,9 +69,10 @@ constexpr Refusal kAccepted{};
 // The bytes of a Uint8Array (or Buffer, its subclass). Other typed arrays and
 // DataViews are refused, unlike bufferutil, which takes any view as raw bytes:
 // a Uint16Array reaching mask() is a bug in the caller, and refusing it costs
-// nothing here, since one napi_get_typedarray_info call returns the type with
-// the length and data. A detached buffer reads as 0 bytes (data may be null;
-// no caller touches data when the length is 0).
+// about 1 ns (napi_get_buffer_info, which takes any view, measured 17 ns for
+// data and length against 18 ns for this one call with the type). A detached
+// buffer reads as 0 bytes (data may be null; no caller touches data when the
+// length is 0).
 bool readBytes(napi_env env, napi_value value, uint8_t** data,
                size_t* length) noexcept {
   napi_typedarray_type type = napi_int8_array;
