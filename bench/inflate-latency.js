@@ -11,11 +11,11 @@
 // would show.
 //
 //   node bench/inflate-latency.js [--sizes 16,100] [--kinds text,zeros] [--roles server,client]
-//       [--impls ws-native,ws] [--reps 3] [--module <ws-native package dir>]
+//       [--impls ws-native,ws] [--reps 3] [--module <ws-native package dir>] [--name inflate-latency]
 //
 // The receiver runs under `taskset -c 0`, the peer under `taskset -c 1` (when taskset exists).
 // `--module` points at another ws-native checkout (for a before/after comparison; its addon comes
-// from WSN_BINDING_PATH as usual). Writes bench/results/inflate-latency.json.
+// from WSN_BINDING_PATH as usual). Writes bench/results/<name>.json and <name>.md.
 
 const { execFileSync, spawn } = require('child_process');
 const crypto = require('crypto');
@@ -243,15 +243,19 @@ function runReceiver(job) {
   let maxCpu = 0;
   let ticks = 0;
   let started = 0;
+  let startCpu = null;
   let timer = null;
 
   // Wall time between two ticks, and the CPU time this process used in it: the CPU reading is
   // the receiver's own work, the wall one also counts time other processes held the CPU.
+  const cpuMsSince = (since) => {
+    const { user, system } = process.cpuUsage(since);
+    return (user + system) / 1000;
+  };
   const tick = () => {
     const now = performance.now();
-    const { user, system } = process.cpuUsage(lastCpu);
     maxGap = Math.max(maxGap, now - lastTick);
-    maxCpu = Math.max(maxCpu, (user + system) / 1000);
+    maxCpu = Math.max(maxCpu, cpuMsSince(lastCpu));
     lastTick = now;
     lastCpu = process.cpuUsage();
   };
@@ -260,6 +264,7 @@ function runReceiver(job) {
     started = performance.now();
     lastTick = started;
     lastCpu = process.cpuUsage();
+    startCpu = lastCpu;
     timer = setInterval(() => {
       tick();
       ticks++;
@@ -278,6 +283,7 @@ function runReceiver(job) {
         maxGapMs: maxGap,
         maxCpuMs: maxCpu,
         totalMs: now - started,
+        totalCpuMs: cpuMsSince(startCpu),
         ticks,
         length
       }) + '\n'
@@ -377,14 +383,20 @@ function main() {
     taskset = false;
   }
 
+  const name = options.name || 'inflate-latency';
   const binding = require(path.join(module, 'lib', 'binding.js'));
   const rows = [];
-  console.log(`ws-native from ${module}; taskset: ${taskset}\n`);
-  console.log(
+  const lines = [];
+  const print = (line) => {
+    console.log(line);
+    lines.push(line);
+  };
+  print(`ws-native from ${module}; taskset: ${taskset}; ${reps} runs each\n`);
+  print(
     '| message | role | impl | inline inflate ms (CPU ms) | max loop gap ms (median) | ' +
-      'all gaps | max CPU ms between ticks (median) | receive ms |'
+      'all gaps | max CPU ms between ticks (median) | receive ms (CPU ms) |'
   );
-  console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
+  print('| --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const size of sizes) {
     for (const kind of kinds) {
       const file = compressedFile(kind, size);
@@ -423,14 +435,16 @@ function main() {
             maxGapMs: median(gaps),
             gaps,
             maxCpuMs: median(results.map((result) => result.maxCpuMs)),
-            receiveMs: median(results.map((result) => result.totalMs))
+            receiveMs: median(results.map((result) => result.totalMs)),
+            receiveCpuMs: median(results.map((result) => result.totalCpuMs))
           };
           rows.push(row);
-          console.log(
+          print(
             `| ${row.message} | ${role} | ${impl} | ${inflateMs.toFixed(1)} ` +
               `(${inflateCpuMs.toFixed(1)}) | ${row.maxGapMs.toFixed(1)} | ` +
               `${gaps.map((gap) => gap.toFixed(1)).join(', ')} | ` +
-              `${row.maxCpuMs.toFixed(1)} | ${row.receiveMs.toFixed(0)} |`
+              `${row.maxCpuMs.toFixed(1)} | ${row.receiveMs.toFixed(0)} ` +
+              `(${row.receiveCpuMs.toFixed(0)}) |`
           );
         }
       }
@@ -439,9 +453,13 @@ function main() {
   const resultsDir = path.join(__dirname, 'results');
   fs.mkdirSync(resultsDir, { recursive: true });
   fs.writeFileSync(
-    path.join(resultsDir, 'inflate-latency.json'),
+    path.join(resultsDir, `${name}.json`),
     JSON.stringify({ module, taskset, node: process.version, rows }, null, 2) +
       '\n'
+  );
+  fs.writeFileSync(
+    path.join(resultsDir, `${name}.md`),
+    lines.join('\n') + '\n'
   );
 }
 

@@ -209,13 +209,14 @@ class Receiver extends Writable {
     //
     // A call that does nothing while bytes are left would loop forever; so
     // would one that stops again at once right after a pause, although its
-    // inflate budget is full again.
+    // inflate budget is full again. (An empty call, start === chunk.length,
+    // may only drain what the engine held back; it is not judged here.)
     //
     if (
       count === 0 &&
       consumed === 0 &&
-      ((this._status === 0 && this._offset < this._chunk.length) ||
-        (this._status === INFLATE_PENDING && resumed))
+      this._offset < this._chunk.length &&
+      (this._status === 0 || (this._status === INFLATE_PENDING && resumed))
     ) {
       this._status = NO_PROGRESS;
     }
