@@ -559,9 +559,11 @@ class Sender {
    * Starts a batch: every frame written until `endBatch()` is held and then
    * leaves in one writev. The WebSocket wraps each socket chunk it reads in
    * a batch, so all the replies that chunk's messages cause cost one system
-   * call instead of one each (on loopback a write costs the server 2-3 us of
-   * kernel time, the whole TCP path of both ends included; see
-   * `sendFrame()`).
+   * call: on loopback a write charges the writer the TCP path of both ends.
+   * Measured with bench/loadgen (32-byte echoes, 100 connections, 4 in
+   * flight, about 4 messages per chunk; server on one core, shared machine):
+   * 4.6-4.8 us of server CPU per message writing the first reply at once and
+   * the rest at the end of the tick, 3.2-3.7 us with the batch.
    *
    * @public
    */
