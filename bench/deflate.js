@@ -2,9 +2,11 @@
 
 // What does permessage-deflate cost? ws-native's Deflater/Inflater against Node's zlib with the
 // same settings, all measured in this run:
-//   1. ms per message for 32 B and 64 KiB text, with and without context takeover: ours inline,
-//      ours on the threadpool, Node's one-shot sync calls, and Node's streams used as ws uses
-//      them (write + flush(Z_SYNC_FLUSH) per message);
+//   1. CPU ms per message for 32 B and 64 KiB text, with and without context takeover: ours
+//      inline, ours on the threadpool, Node's one-shot sync calls, and Node's streams used as ws
+//      uses them (write + flush(Z_SYNC_FLUSH) per message). CPU time of the whole process (every
+//      thread, the threadpool's included), so other load on a shared machine does not count;
+//      the latency section (3.) uses the wall clock;
 //   2. connections taking turns: 64 connections each sending in turn (32 B JSON-like and 64 KiB
 //      text), so every call borrows a pooled zlib stream another connection used last and
 //      restores its own history into it: time per message and compressed size;
@@ -114,17 +116,33 @@ function jsonLike(random) {
 }
 
 /**
- * Median milliseconds per call of a synchronous `fn`.
+ * Nanoseconds on the chosen clock. 'cpu': user + system time of the whole process, every thread
+ * (the threadpool's zlib work included), so other load on a shared machine does not count;
+ * 'wall': elapsed time, for latencies.
  *
+ * @param {'cpu'|'wall'} clock
+ * @return {number}
+ */
+function now(clock) {
+  if (clock === 'wall') return Number(process.hrtime.bigint());
+  const usage = process.cpuUsage();
+  return (usage.user + usage.system) * 1000;
+}
+
+/**
+ * Median milliseconds per call of a synchronous `fn`. Sample sizes are set on the wall clock so
+ * a sample always lasts about SAMPLE_NS.
+ *
+ * @param {'cpu'|'wall'} clock
  * @param {Function} fn
  * @return {number}
  */
-function timeSync(fn) {
+function timeSync(clock, fn) {
   let iterations = 1;
   for (;;) {
-    const start = process.hrtime.bigint();
+    const start = now('wall');
     for (let i = 0; i < iterations; i++) fn();
-    const elapsed = Number(process.hrtime.bigint() - start);
+    const elapsed = now('wall') - start;
     if (elapsed > SAMPLE_NS / 10) {
       iterations = Math.max(1, Math.ceil((iterations * SAMPLE_NS) / elapsed));
       break;
@@ -133,9 +151,9 @@ function timeSync(fn) {
   }
   const samples = [];
   for (let s = 0; s < SAMPLES; s++) {
-    const start = process.hrtime.bigint();
+    const start = now(clock);
     for (let i = 0; i < iterations; i++) fn();
-    samples.push(Number(process.hrtime.bigint() - start) / iterations / 1e6);
+    samples.push((now(clock) - start) / iterations / 1e6);
   }
   return median(samples);
 }
@@ -144,15 +162,16 @@ function timeSync(fn) {
  * Median milliseconds per call of an asynchronous `fn`, calls awaited one after another (each
  * message waits for the previous one, as on one connection).
  *
+ * @param {'cpu'|'wall'} clock
  * @param {function(): Promise} fn
  * @return {Promise<number>}
  */
-async function timeAsync(fn) {
+async function timeAsync(clock, fn) {
   let iterations = 1;
   for (;;) {
-    const start = process.hrtime.bigint();
+    const start = now('wall');
     for (let i = 0; i < iterations; i++) await fn();
-    const elapsed = Number(process.hrtime.bigint() - start);
+    const elapsed = now('wall') - start;
     if (elapsed > SAMPLE_NS / 10) {
       iterations = Math.max(1, Math.ceil((iterations * SAMPLE_NS) / elapsed));
       break;
@@ -161,9 +180,9 @@ async function timeAsync(fn) {
   }
   const samples = [];
   for (let s = 0; s < SAMPLES; s++) {
-    const start = process.hrtime.bigint();
+    const start = now(clock);
     for (let i = 0; i < iterations; i++) await fn();
-    samples.push(Number(process.hrtime.bigint() - start) / iterations / 1e6);
+    samples.push((now(clock) - start) / iterations / 1e6);
   }
   return median(samples);
 }
@@ -263,7 +282,8 @@ function inflateAsync(inflater, data, maxPayload) {
 
 async function perMessage() {
   console.log(
-    '## ms per message (median), windowBits 15, memLevel 8, level default\n'
+    '## CPU ms per message (median; the whole process, threadpool included), windowBits 15, ' +
+      'memLevel 8, level default\n'
   );
   const rows = [];
   for (const size of [32, 64 * 1024]) {
@@ -286,18 +306,18 @@ async function perMessage() {
         const asyncDeflater = new impl.binding.Deflater({
           noContextTakeover: !takeover
         });
-        const deflateSync = timeSync(() =>
+        const deflateSync = timeSync('cpu', () =>
           syncDeflater.compress(message, true)
         );
-        const deflateAsync = await timeAsync(() =>
+        const deflateAsync = await timeAsync('cpu', () =>
           compressAsync(asyncDeflater, message)
         );
         const syncInflater = new impl.binding.Inflater(15, !takeover);
         const asyncInflater = new impl.binding.Inflater(15, !takeover);
-        const inflateSync = timeSync(() =>
+        const inflateSync = timeSync('cpu', () =>
           syncInflater.inflate(compressed, true, 0)
         );
-        const inflateAsyncMs = await timeAsync(() =>
+        const inflateAsyncMs = await timeAsync('cpu', () =>
           inflateAsync(asyncInflater, compressed, 0)
         );
         if (!deflateFirst) {
@@ -313,17 +333,17 @@ async function perMessage() {
       if (takeover) {
         // Only a stream keeps the window between messages: what ws does.
         const run = streamRunner(zlib.createDeflateRaw());
-        deflateNode = await timeAsync(() => run(message));
+        deflateNode = await timeAsync('cpu', () => run(message));
         deflateNodeLabel = 'stream write+flush (ws)';
       } else {
-        deflateNode = timeSync(() => {
+        deflateNode = timeSync('cpu', () => {
           const out = zlib.deflateRawSync(message, SYNC_FLUSH);
           return out.subarray(0, out.length - 4);
         });
         deflateNodeLabel = 'deflateRawSync';
       }
       // One-shot inflate of a self-contained message; the same for both modes.
-      const inflateNodeSync = timeSync(() =>
+      const inflateNodeSync = timeSync('cpu', () =>
         zlib.inflateRawSync(withTail, SYNC_FLUSH)
       );
       let inflateNode;
@@ -332,7 +352,7 @@ async function perMessage() {
         // A self-contained message per write keeps the stream valid: each one's tail ends a
         // stored block and the next begins a new block (no back-references needed).
         const run = streamRunner(zlib.createInflateRaw());
-        inflateNode = await timeAsync(() => run(withTail));
+        inflateNode = await timeAsync('cpu', () => run(withTail));
         inflateNodeLabel = 'stream write+flush (ws)';
       } else {
         inflateNode = inflateNodeSync;
@@ -389,18 +409,16 @@ function takeTurns(impl, messages) {
   const wire = new Array(messages.length);
   let inputBytes = 0;
   let wireBytes = 0;
-  let start = process.hrtime.bigint();
+  let start = now('cpu');
   for (let i = 0; i < messages.length; i++) {
     wire[i] = deflaters[i % TURN_CONNECTIONS].compress(messages[i], true);
   }
-  const deflateMs =
-    Number(process.hrtime.bigint() - start) / 1e6 / messages.length;
-  start = process.hrtime.bigint();
+  const deflateMs = (now('cpu') - start) / 1e6 / messages.length;
+  start = now('cpu');
   for (let i = 0; i < messages.length; i++) {
     inflaters[i % TURN_CONNECTIONS].inflate(wire[i], true, 0);
   }
-  const inflateMs =
-    Number(process.hrtime.bigint() - start) / 1e6 / messages.length;
+  const inflateMs = (now('cpu') - start) / 1e6 / messages.length;
   for (let i = 0; i < messages.length; i++) {
     inputBytes += messages[i].length;
     wireBytes += wire[i].length;
@@ -411,7 +429,7 @@ function takeTurns(impl, messages) {
 async function takingTurns() {
   console.log(
     `## ${TURN_CONNECTIONS} connections taking turns, context takeover, inline calls ` +
-      '(median ms per message; compressed / input)\n'
+      '(median CPU ms per message, the whole process; compressed / input)\n'
   );
   const rows = [];
   const cases = [
@@ -441,7 +459,7 @@ async function takingTurns() {
       for (let i = 0; i < TURN_CONNECTIONS; i++) {
         runners.push(streamRunner(zlib.createDeflateRaw()));
       }
-      const start = process.hrtime.bigint();
+      const start = now('cpu');
       let wireBytes = 0;
       let inputBytes = 0;
       for (let i = 0; i < messages.length; i++) {
@@ -450,7 +468,7 @@ async function takingTurns() {
         inputBytes += messages[i].length;
       }
       nodeRuns.push({
-        ms: Number(process.hrtime.bigint() - start) / 1e6 / messages.length,
+        ms: (now('cpu') - start) / 1e6 / messages.length,
         ratio: wireBytes / inputBytes
       });
     }
@@ -477,7 +495,7 @@ async function takingTurns() {
 }
 
 async function largeInflate() {
-  console.log('## Inflating one large message: latency (median ms)\n');
+  console.log('## Inflating one large message: latency (median wall ms)\n');
   const rows = [];
   for (const size of [1 << 20, 16 << 20]) {
     const message = text(size, 7);
@@ -485,11 +503,15 @@ async function largeInflate() {
     const withTail = Buffer.concat([compressed, TAIL]);
     const inflater = new binding.Inflater(15, true);
     const asyncInflater = new binding.Inflater(15, true);
-    const inline = timeSync(() => inflater.inflate(compressed, true, 0));
-    const pooled = await timeAsync(() =>
+    const inline = timeSync('wall', () =>
+      inflater.inflate(compressed, true, 0)
+    );
+    const pooled = await timeAsync('wall', () =>
       inflateAsync(asyncInflater, compressed, 0)
     );
-    const node = timeSync(() => zlib.inflateRawSync(withTail, SYNC_FLUSH));
+    const node = timeSync('wall', () =>
+      zlib.inflateRawSync(withTail, SYNC_FLUSH)
+    );
     rows.push([
       fmtBytes(size),
       fmtBytes(compressed.length),

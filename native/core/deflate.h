@@ -6,10 +6,10 @@
 // Memory: between messages a connection holds no zlib stream, only the history
 // bytes the next message may refer to. After a sync flush the only state a raw
 // deflate stream carries into the next message is its window, so each call
-// borrows a stream from a small per-thread pool and restores the window with
+// borrows a stream from a small process-wide pool and restores the window with
 // deflateSetDictionary / inflateSetDictionary (raw streams accept one at any
 // block boundary). A stream handed back is remembered as its last user's: when
-// that user is the next to ask on the same thread, it gets the stream as it
+// that user is the next to ask, from any thread, it gets the stream as it
 // left it and nothing is restored.
 #pragma once
 
@@ -24,7 +24,7 @@ namespace wsn {
 
 namespace detail {
 
-// A zlib stream that may sit in a per-thread pool between messages
+// A zlib stream that may sit in the process-wide pool between messages
 // (deflate.cc).
 struct ZStream;
 struct ZStreamDeleter {
@@ -92,7 +92,7 @@ struct DeflateOptions {
 
 // One compression direction of one connection. Between calls it holds only the
 // history bytes (memoryBytes()); each compress() call borrows a stream from the
-// calling thread's pool and gives it back before it returns, fragments included
+// pool and gives it back before it returns, fragments included
 // (each ends on a sync flush). Not thread-safe; may be used from any thread
 // while no other thread touches it.
 class Deflater {
@@ -116,10 +116,10 @@ class Deflater {
   // outside a call).
   size_t memoryBytes() const noexcept;
 
-  // zlib memory of the idle deflate streams in every thread's pool (at most 4
-  // per thread).
+  // zlib memory of the idle deflate streams in the pool (at most 4).
+  // Thread-safe.
   static size_t poolBytes() noexcept;
-  // Frees the calling thread's idle deflate streams.
+  // Frees the idle deflate streams. Thread-safe.
   static void releasePool() noexcept;
 
  private:
@@ -160,10 +160,10 @@ class Inflater {
   // progress.
   size_t memoryBytes() const noexcept;
 
-  // zlib memory of the idle inflate streams in every thread's pool (at most 4
-  // per thread).
+  // zlib memory of the idle inflate streams in the pool (at most 4).
+  // Thread-safe.
   static size_t poolBytes() noexcept;
-  // Frees the calling thread's idle inflate streams.
+  // Frees the idle inflate streams. Thread-safe.
   static void releasePool() noexcept;
 
  private:
