@@ -388,11 +388,13 @@ StreamKey deflateKey(const DeflateOptions& options) noexcept {
 }
 
 // History a deflater keeps between calls: none when its blocks never refer
-// back (stored blocks, Huffman only), else up to its window.
+// back (stored blocks, Huffman only), else up to what deflateSetDictionary
+// uses: "at most the window size minus 262 bytes" (zlib.h), the lookahead
+// deflate reserves (MIN_LOOKAHEAD).
 size_t deflateHistoryLimit(const DeflateOptions& options) noexcept {
   const StreamKey key = deflateKey(options);
   if (key.level == 0 || key.strategy == Z_HUFFMAN_ONLY) return 0;
-  return std::min(options.maxHistoryBytes, size_t{1} << key.windowBits);
+  return std::min(options.maxHistoryBytes, (size_t{1} << key.windowBits) - 262);
 }
 
 // A 256-byte window is accepted as 512: some deflaters (Node's among them)

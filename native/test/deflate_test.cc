@@ -720,6 +720,14 @@ void testMemory() {
   WSN_CHECK(Deflater::poolBytes() == 0);
   WSN_CHECK(Inflater::poolBytes() == 0);
 
+  // zlib's deflater uses at most the window minus 262 bytes of a dictionary:
+  // no more is kept.
+  DeflateOptions narrow;
+  narrow.windowBits = 9;
+  Deflater narrowDeflater(narrow);
+  compressOnce(narrowDeflater, large);
+  WSN_CHECK(narrowDeflater.memoryBytes() == 512 - 262);
+
   // Stored blocks (window 8) never refer back: no history is kept.
   DeflateOptions stored;
   stored.windowBits = 8;

@@ -594,7 +594,9 @@ describe('Deflater and Inflater: zlib memory', () => {
       smallInflater.inflate(small.compress(large, true), true, 0),
       large
     );
-    expect(small.memoryBytes).toBe(512);
+    // zlib's deflater uses at most the window minus 262 bytes of a dictionary; the inflater
+    // keeps the whole window.
+    expect(small.memoryBytes).toBe(512 - 262);
     expect(smallInflater.memoryBytes).toBe(512);
     // Window 8 is written as stored blocks, which never refer back: no history at all.
     const stored = new binding.Deflater({ windowBits: 8 });
