@@ -618,9 +618,9 @@ async function memory() {
   );
   console.log(
     'ws-native keeps up to 4 KiB of deflate history and the whole inflate window (32 KiB at\n' +
-      'windowBits 15) per connection; zlib streams are borrowed per message from a pool of at\n' +
-      'most 4 idle streams per kind per thread (about 262 KiB per deflate stream, 39 KiB per\n' +
-      'inflate stream at window 15, memLevel 8).\n'
+      'windowBits 15) per connection; zlib streams are borrowed per message from one pool for\n' +
+      'the process with at most 4 idle streams per kind (about 262 KiB per deflate stream, 39\n' +
+      'KiB per inflate stream at window 15, memLevel 8).\n'
   );
 
   console.log(
