@@ -397,11 +397,15 @@ size_t deflateHistoryLimit(const DeflateOptions& options) noexcept {
   return std::min(options.maxHistoryBytes, (size_t{1} << key.windowBits) - 262);
 }
 
-// A 256-byte window is accepted as 512: some deflaters (Node's among them)
-// raise 8 to 9 when compressing, and a larger window never rejects valid data.
-int inflateWindowBitsFor(int windowBits) noexcept {
-  return std::max(clampInt(windowBits, 8, 15), 9);
-}
+// Every inflate stream uses zlib's full 15-bit window, whatever was negotiated.
+// A larger window never rejects valid data (some deflaters, Node's among them,
+// raise 8 to 9), and with a smaller one zlib checks a match distance against
+// the window only for output of earlier inflate() calls, so a corrupt stream
+// reaching too far back was accepted or rejected depending on how the socket
+// cut it (native/fuzz/regressions/frame_parser_fuzz/inflate-window9-*). With 15
+// bits the only limit is the data itself (history plus output), the same for
+// every split and for a resumed or a restored stream alike.
+int inflateWindowBitsFor(int /*negotiatedWindowBits*/) noexcept { return 15; }
 
 }  // namespace
 
