@@ -4,7 +4,13 @@ import globals from 'globals';
 
 export default [
   {
-    ignores: ['node_modules/', 'build/', 'build-*/', 'bench/results/', 'coverage/']
+    ignores: [
+      'node_modules/',
+      'build/',
+      'build-*/',
+      'bench/results/',
+      'coverage/'
+    ]
   },
   js.configs.recommended,
   prettier,
