@@ -1,5 +1,6 @@
-// A growable byte buffer on malloc/realloc whose storage can be handed over (release()) so the
-// binding can give it to JavaScript as an external Buffer without a copy. Header-only, no Node.
+// A growable byte buffer on malloc/realloc whose storage can be handed over
+// (release()) so the binding can give it to JavaScript as an external Buffer
+// without a copy. Header-only, no Node.
 #pragma once
 
 #include <cstddef>
@@ -36,7 +37,8 @@ class ByteBuffer {
   size_t capacity() const noexcept { return capacity_; }
   bool empty() const noexcept { return size_ == 0; }
 
-  // Makes room for at least `bytes` in total. False when the allocation fails (nothing changes).
+  // Makes room for at least `bytes` in total. False when the allocation fails
+  // (nothing changes).
   [[nodiscard]] bool reserve(size_t bytes) noexcept {
     if (bytes <= capacity_) return true;
     void* grown = std::realloc(data_, bytes);
@@ -46,8 +48,9 @@ class ByteBuffer {
     return true;
   }
 
-  // Returns a pointer to `bytes` new bytes at the end (uninitialised: the caller writes them all),
-  // growing geometrically. nullptr when the allocation fails.
+  // Returns a pointer to `bytes` new bytes at the end (uninitialised: the
+  // caller writes them all), growing geometrically. nullptr when the allocation
+  // fails.
   [[nodiscard]] uint8_t* extend(size_t bytes) noexcept {
     const size_t needed = size_ + bytes;
     if (needed > capacity_) {
@@ -78,7 +81,8 @@ class ByteBuffer {
     size_ = capacity_ = 0;
   }
 
-  // Hands the storage to the caller, who frees it with std::free. The buffer becomes empty.
+  // Hands the storage to the caller, who frees it with std::free. The buffer
+  // becomes empty.
   [[nodiscard]] uint8_t* release() noexcept {
     size_ = capacity_ = 0;
     return std::exchange(data_, nullptr);

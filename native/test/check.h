@@ -1,5 +1,6 @@
-// A minimal test harness for the C++ tests (ctest runs each *_test.cc as one executable): CHECK
-// records a failure with its location and goes on; main returns non-zero when any check failed.
+// A minimal test harness for the C++ tests (ctest runs each *_test.cc as one
+// executable): CHECK records a failure with its location and goes on; main
+// returns non-zero when any check failed.
 #pragma once
 
 #include <cstdio>
@@ -20,11 +21,12 @@ inline int finish(const char* name) {
 }
 }  // namespace wsn::test
 
-#define WSN_CHECK(condition)                                                         \
-  do {                                                                               \
-    ++wsn::test::checks();                                                           \
-    if (!(condition)) {                                                              \
-      ++wsn::test::failures();                                                       \
-      std::fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #condition); \
-    }                                                                                \
+#define WSN_CHECK(condition)                                                \
+  do {                                                                      \
+    ++wsn::test::checks();                                                  \
+    if (!(condition)) {                                                     \
+      ++wsn::test::failures();                                              \
+      std::fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, \
+                   #condition);                                             \
+    }                                                                       \
   } while (0)
