@@ -74,16 +74,16 @@ function ensureLoadgen() {
 }
 
 /**
- * The ws-native addon the benchmark loads: WSN_BINDING_PATH, else
- * build-bench/Release, else the package default (build/Release).
+ * The ws-native addon the benchmark loads: WSN_BINDING_PATH, else the one
+ * `npm install` built (build/Release). No other build directory is guessed:
+ * a stale developer build must never be measured by accident.
  *
  * @return {string|undefined} Absolute path, or undefined for the default
  */
 function bindingPath() {
   if (process.env.WSN_BINDING_PATH)
     return path.resolve(process.env.WSN_BINDING_PATH);
-  const own = path.join(ROOT, 'build-bench', 'Release', 'ws_native.node');
-  return fs.existsSync(own) ? own : undefined;
+  return undefined;
 }
 
 /**
