@@ -8,6 +8,8 @@ import zlib from 'node:zlib';
 
 import { afterEach, describe, expect, it } from 'vitest';
 
+import { wordText } from '../helpers/word-text.js';
+
 import {
   attachPeer,
   cleanup,
@@ -717,37 +719,6 @@ describeEach('RFC 7692 permessage-deflate', (impl) => {
     }
   });
 });
-
-/**
- * English-like text of `size` bytes that deflates about 3x, like chat or JSON traffic: words from
- * a skewed vocabulary, from a seeded generator (mulberry32), so every run sees the same bytes.
- */
-function wordText(size, seed = 1) {
-  let state = seed >>> 0;
-  const random = () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
-  const vocabulary = [];
-  for (let i = 0; i < 500; i++) {
-    let word = '';
-    for (let j = 2 + (random() % 8); j > 0; j--) {
-      word += String.fromCharCode(0x61 + (random() % 26));
-    }
-    vocabulary.push(word);
-  }
-  const parts = [];
-  for (let length = 0; length < size;) {
-    const u = random() % 500;
-    const part = vocabulary[Math.floor((u * u) / 500)] + ' ';
-    parts.push(part);
-    length += part.length;
-  }
-  return Buffer.from(parts.join('').slice(0, size));
-}
 
 /** RFC 7692 §7.2.1: raw deflate, sync flush, the 4-byte tail removed. */
 function deflateMessage(data) {

@@ -7,6 +7,8 @@ import path from 'path';
 import zlib from 'zlib';
 import { describe, expect, it } from 'vitest';
 
+import { wordText } from '../helpers/word-text.js';
+
 import { chunksOf, everySplit, splitAt } from '../helpers/split-feeder.js';
 import { closePayload, encodeFrame, OP } from '../helpers/wire.js';
 
@@ -796,36 +798,6 @@ describe('Receiver: permessage-deflate (RFC 7692 §7.2.3 examples, against ws)',
     expect(events[0][1].code).toBe('WS_ERR_UNEXPECTED_RSV_1');
   });
 });
-
-/**
- * English-like text of `size` bytes that deflates about 3x (seeded: the same bytes every run).
- */
-function wordText(size, seed = 1) {
-  let state = seed >>> 0;
-  const random = () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
-  const vocabulary = [];
-  for (let i = 0; i < 500; i++) {
-    let word = '';
-    for (let j = 2 + (random() % 8); j > 0; j--) {
-      word += String.fromCharCode(0x61 + (random() % 26));
-    }
-    vocabulary.push(word);
-  }
-  const parts = [];
-  for (let length = 0; length < size;) {
-    const u = random() % 500;
-    const part = vocabulary[Math.floor((u * u) / 500)] + ' ';
-    parts.push(part);
-    length += part.length;
-  }
-  return Buffer.from(parts.join('').slice(0, size));
-}
 
 /** RFC 7692 §7.2.1: raw deflate, sync flush, the 4-byte tail removed. */
 function deflateMessage(data) {
