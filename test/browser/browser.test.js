@@ -6,13 +6,11 @@
 // same over wss: with a certificate made at test time by `openssl req` and trusted by its SPKI
 // hash. Run with `npm run test:browser` (its own vitest config; `npm test` leaves it out).
 
-import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import { createRequire } from 'node:module';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -25,6 +23,8 @@ import {
   expect,
   it
 } from 'vitest';
+
+import { selfSignedCertificate } from '../helpers/certificate.js';
 
 import { launchChromium, requireChromium } from './chromium.js';
 
@@ -75,44 +75,6 @@ function once(emitter, event, ms = 10000) {
     ms,
     `"${event}"`
   );
-}
-
-/** A certificate for 127.0.0.1 made now by `openssl req`, and its SPKI SHA-256 (base64). */
-function makeCertificate(dir) {
-  const key = path.join(dir, 'key.pem');
-  const cert = path.join(dir, 'cert.pem');
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-keyout',
-      key,
-      '-out',
-      cert,
-      '-days',
-      '2',
-      '-subj',
-      '/CN=127.0.0.1',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1'
-    ],
-    { stdio: 'pipe' }
-  );
-  const certPem = fs.readFileSync(cert);
-  const spki = crypto
-    .createPublicKey(certPem)
-    .export({ type: 'spki', format: 'der' });
-  return {
-    key: fs.readFileSync(key),
-    cert: certPem,
-    spkiHash: crypto.createHash('sha256').update(spki).digest('base64')
-  };
 }
 
 // ---- the servers ---------------------------------------------------------------------------
@@ -208,7 +170,6 @@ let httpServer;
 let httpsServer;
 let httpPort;
 let httpsPort;
-let certDir;
 
 let setupError;
 
@@ -227,8 +188,9 @@ beforeEach(() => {
 
 async function setUp() {
   requireChromium();
-  certDir = fs.mkdtempSync(path.join(os.tmpdir(), 'wsn-cert-'));
-  const certificate = makeCertificate(certDir);
+  const certificate = selfSignedCertificate('127.0.0.1', {
+    ipAddress: '127.0.0.1'
+  });
   httpServer = http.createServer(serveFiles);
   httpsServer = https.createServer(
     { key: certificate.key, cert: certificate.cert },
@@ -253,7 +215,6 @@ afterAll(async () => {
       .filter(Boolean)
       .map((server) => new Promise((resolve) => server.close(resolve)))
   );
-  if (certDir) fs.rmSync(certDir, { recursive: true, force: true });
 });
 
 // Anything a test leaves open is closed so the next test's connection is its own.

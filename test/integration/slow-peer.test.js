@@ -94,9 +94,8 @@ class CallbackLedger {
     this.calls = [];
   }
 
-  /** @return {Function} a callback recording its calls under a new index */
+  /** @return {Function} a callback recording its calls in a new entry */
   next() {
-    const index = this.calls.length;
     const record = [];
     this.calls.push(record);
     return (error) => {

@@ -4,7 +4,6 @@
 // Servers here are plain Node http/https servers answering the upgrade by
 // hand, so each test controls the exact response.
 
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
@@ -14,6 +13,8 @@ import os from 'node:os';
 import path from 'node:path';
 
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+
+import { selfSignedCertificate } from '../helpers/certificate.js';
 
 import {
   acceptFor,
@@ -45,37 +46,9 @@ function socketPath() {
   return path.join(tmpDir, `s${++socketCounter}.sock`);
 }
 
-/** A self-signed certificate for localhost, made once with the openssl CLI. */
+/** A self-signed certificate for localhost, made once per file. */
 function credentials() {
-  if (!tlsCredentials) {
-    const key = path.join(tmpDir, 'key.pem');
-    const cert = path.join(tmpDir, 'cert.pem');
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-keyout',
-        key,
-        '-out',
-        cert,
-        '-days',
-        '1',
-        '-subj',
-        '/CN=localhost'
-      ],
-      { stdio: 'ignore' }
-    );
-    tlsCredentials = {
-      key: fs.readFileSync(key),
-      cert: fs.readFileSync(cert)
-    };
-  }
+  if (!tlsCredentials) tlsCredentials = selfSignedCertificate('localhost');
   return tlsCredentials;
 }
 

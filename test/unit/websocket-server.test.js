@@ -2,17 +2,14 @@
 // noServer/handleUpgrade path over any Duplex, and close() semantics. Each suite runs against ws
 // (the reference) and ws-native.
 
-import { execFileSync } from 'node:child_process';
-import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
 import { Duplex } from 'node:stream';
 
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { afterEach, beforeAll, expect, it } from 'vitest';
 
+import { selfSignedCertificate } from '../helpers/certificate.js';
 import { duplexPair } from '../helpers/duplex-pair.js';
 import {
   cleanup,
@@ -109,35 +106,7 @@ let tlsFiles = null;
 
 beforeAll(() => {
   // A throwaway self-signed certificate for the https case.
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wsn-server-test-'));
-  const key = path.join(dir, 'key.pem');
-  const cert = path.join(dir, 'cert.pem');
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-subj',
-      '/CN=localhost',
-      '-days',
-      '1',
-      '-keyout',
-      key,
-      '-out',
-      cert
-    ],
-    { stdio: 'ignore' }
-  );
-  tlsFiles = { dir, key: fs.readFileSync(key), cert: fs.readFileSync(cert) };
-});
-
-afterAll(() => {
-  if (tlsFiles) fs.rmSync(tlsFiles.dir, { recursive: true, force: true });
+  tlsFiles = selfSignedCertificate('localhost');
 });
 
 describeEach('WebSocketServer constructor', (impl) => {
