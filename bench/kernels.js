@@ -18,6 +18,7 @@ const { isUtf8 } = require('buffer');
 const os = require('os');
 
 const binding = require('../lib/binding');
+const { isValidUTF8Short } = require('../lib/validation');
 const bufferUtil = require('bufferutil');
 const utf8Validate = require('utf-8-validate');
 
@@ -135,43 +136,6 @@ function jsMask(source, key, output, offset, length) {
   for (let i = 0; i < length; i++) output[offset + i] = source[i] ^ key[i & 3];
 }
 
-// A plain JS RFC 3629 validator: what validating a short message in JS costs.
-function jsIsValidUtf8(buf) {
-  const length = buf.length;
-  let i = 0;
-  while (i < length) {
-    const lead = buf[i];
-    if (lead < 0x80) {
-      i++;
-      continue;
-    }
-    let continuations;
-    let low = 0x80;
-    let high = 0xbf;
-    if (lead >= 0xc2 && lead <= 0xdf) {
-      continuations = 1;
-    } else if (lead >= 0xe0 && lead <= 0xef) {
-      continuations = 2;
-      if (lead === 0xe0) low = 0xa0;
-      else if (lead === 0xed) high = 0x9f;
-    } else if (lead >= 0xf0 && lead <= 0xf4) {
-      continuations = 3;
-      if (lead === 0xf0) low = 0x90;
-      else if (lead === 0xf4) high = 0x8f;
-    } else {
-      return false;
-    }
-    if (i + continuations >= length) return false;
-    const second = buf[i + 1];
-    if (second < low || second > high) return false;
-    for (let k = 2; k <= continuations; k++) {
-      if ((buf[i + k] & 0xc0) !== 0x80) return false;
-    }
-    i += continuations + 1;
-  }
-  return true;
-}
-
 /**
  * Everything measured in one child: ws-native on the ISA WSN_FORCE_ISA chose,
  * raced against the baselines.
@@ -238,7 +202,7 @@ function measureChild(small) {
         {
           native: () => binding.isValidUtf8(text),
           isUtf8: () => isUtf8(text),
-          js: () => jsIsValidUtf8(text)
+          js: () => isValidUTF8Short(text)
         },
         size,
         SMALL_SAMPLE_NS

@@ -136,5 +136,7 @@ module.exports = {
   isBlob,
   isValidStatusCode,
   isValidUTF8,
+  // The JS path on its own, for bench/kernels.js to price against native.
+  isValidUTF8Short,
   tokenChars
 };
