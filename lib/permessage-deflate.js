@@ -18,10 +18,16 @@ const { inflateError, protocolError, status: STATUS } = require('./errors');
 //    4 KiB:  0.06 ms / 0.10 ms      16 KiB:  0.22 ms / 0.57 ms
 //   64 KiB:  0.95 ms / 1.9 ms        1 MiB:   19 ms  /  53 ms
 //
-// So 4 KiB: inline work stays near 0.1 ms; from 16 KiB on it would block the
-// loop for 0.2-0.6 ms and more, and the threadpool wins.
+// A threadpool job is not free either: its result comes back only on the next
+// turn of the event loop, and the limiter lets 10 run at once. In a 10-minute
+// soak (bench/soak.js, 1000 compressed connections, CPU-bound server) a loop
+// turn took ~50 ms, so 8 KiB and 16 KiB messages were capped at exactly
+// 100 msg/s each (10 jobs per turn) with a p50 of 1.6 s, while 4 KiB ones
+// echoed at 3,300 msg/s. So messages are compressed inline up to 32 KiB (at
+// most ~1 ms, the same bound the parser's inflate slices keep) and only larger
+// ones go to the threadpool.
 //
-const DEFLATE_INLINE_MAX_BYTES = 4 * 1024;
+const DEFLATE_INLINE_MAX_BYTES = 32 * 1024;
 
 //
 // decompress() (the Receiver inflates inside the native parser; this is the

@@ -368,7 +368,7 @@ describe('PerMessageDeflate compress/decompress (native Deflater/Inflater)', () 
   });
 
   it('ws inflates what we deflate and we inflate what ws deflates (inline and threadpool sizes, fragments)', async () => {
-    const messages = [0, 5, 4096, 4097, 70000, 1 << 20].flatMap((size) => [
+    const messages = [0, 5, 4096, 32768, 32769, 70000, 1 << 20].flatMap((size) => [
       sample(size, true),
       sample(size, false)
     ]);
