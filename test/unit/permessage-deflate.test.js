@@ -368,10 +368,9 @@ describe('PerMessageDeflate compress/decompress (native Deflater/Inflater)', () 
   });
 
   it('ws inflates what we deflate and we inflate what ws deflates (inline and threadpool sizes, fragments)', async () => {
-    const messages = [0, 5, 4096, 32768, 32769, 70000, 1 << 20].flatMap((size) => [
-      sample(size, true),
-      sample(size, false)
-    ]);
+    const messages = [0, 5, 4096, 32768, 32769, 70000, 1 << 20].flatMap(
+      (size) => [sample(size, true), sample(size, false)]
+    );
 
     for (const [From, To] of [
       [PerMessageDeflate, WsPerMessageDeflate],
