@@ -405,7 +405,7 @@ size_t deflateHistoryLimit(const DeflateOptions& options) noexcept {
 // cut it (native/fuzz/regressions/frame_parser_fuzz/inflate-window9-*). With 15
 // bits the only limit is the data itself (history plus output), the same for
 // every split and for a resumed or a restored stream alike.
-int inflateWindowBitsFor(int /*negotiatedWindowBits*/) noexcept { return 15; }
+constexpr int kInflateWindowBits = 15;
 
 }  // namespace
 
@@ -532,12 +532,10 @@ Status Deflater::compress(const uint8_t* data, size_t length, bool fin,
 // ---- Inflater
 // ----------------------------------------------------------------------------------
 
-Inflater::Inflater(int windowBits, bool noContextTakeover) noexcept
-    : windowBits_(clampInt(windowBits, 8, 15)),
-      noContextTakeover_(noContextTakeover),
-      history_(noContextTakeover
-                   ? 0
-                   : size_t{1} << inflateWindowBitsFor(windowBits)),
+// The negotiated window does not change how we inflate (kInflateWindowBits).
+Inflater::Inflater(int /*windowBits*/, bool noContextTakeover) noexcept
+    : noContextTakeover_(noContextTakeover),
+      history_(noContextTakeover ? 0 : size_t{1} << kInflateWindowBits),
       ownerId_(newOwnerId()) {}
 
 Inflater::~Inflater() { giveBack(false); }
@@ -574,8 +572,7 @@ Status Inflater::inflate(const uint8_t* data, size_t length, bool fin,
     return status;
   };
   if (!stream_) {
-    const StreamKey key{StreamKind::kInflate, inflateWindowBitsFor(windowBits_),
-                        0, 0, 0};
+    const StreamKey key{StreamKind::kInflate, kInflateWindowBits, 0, 0, 0};
     Borrowed borrowed = Borrowed::kFresh;
     stream_ = borrowStream(key, ownerId_, uses_, &borrowed);
     if (!stream_) return failWith(Status::kOutOfMemory, Z_OK);

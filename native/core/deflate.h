@@ -169,7 +169,6 @@ class Inflater {
  private:
   void giveBack(bool resumable) noexcept;
 
-  int windowBits_;
   bool noContextTakeover_;
   detail::HistoryRing history_;
   detail::ZStreamPtr stream_;  // only while a message is in progress
