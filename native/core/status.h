@@ -42,10 +42,10 @@ enum class Status : uint8_t {
   kInvalidCloseCode,  // WS_ERR_INVALID_CLOSE_CODE, 1002, detail = code
   kTooManyBufferedParts,  // WS_ERR_TOO_MANY_BUFFERED_PARTS, 1008, detail = 0
                           // maxFragments, 1 maxBufferedChunks
-  kInflateFailed,  // zlib data error, 1007, detail = zlib return code
-  kOutOfMemory,    // 1011; allocation failed while buffering
-  kInflatePending  // not a fault and never sticky: the inflate
-                   // budget ran out; call execute() again
+  kInflateFailed,         // zlib data error, 1007, detail = zlib return code
+  kOutOfMemory,           // 1011; allocation failed while buffering
+  kInflatePending         // not a fault and never sticky: the inflate
+                          // budget ran out; call execute() again
 };
 
 [[nodiscard]] constexpr uint16_t closeCodeFor(Status status) noexcept {
