@@ -338,18 +338,19 @@ class WebSocketServer extends EventEmitter {
    * @private
    */
   completeUpgrade(extensions, key, protocols, req, socket, head, cb) {
-    // The client may have sent its FIN (or the stream died) while verifyClient
-    // ran: there is nobody to answer.
-    if (!socket.readable || !socket.writable) {
-      socket.destroy();
-      return;
-    }
-
+    // First, because a socket taken over by native I/O is already closed.
     if (socket[kWebSocket]) {
       throw new Error(
         'server.handleUpgrade() was called more than once with the same ' +
           'socket, possibly due to a misconfiguration'
       );
+    }
+
+    // The client may have sent its FIN (or the stream died) while verifyClient
+    // ran: there is nobody to answer.
+    if (!socket.readable || !socket.writable) {
+      socket.destroy();
+      return;
     }
 
     if (this._state !== RUNNING) {

@@ -10,6 +10,7 @@ const EventEmitter = require('events');
 const PerMessageDeflate = require('./permessage-deflate');
 const Receiver = require('./receiver');
 const Sender = require('./sender');
+const { adoptSocket } = require('./native-socket');
 const { abortHandshake, initAsClient } = require('./client');
 const { isBlob, isValidUTF8 } = require('./validation');
 const {
@@ -205,6 +206,16 @@ class WebSocket extends EventEmitter {
    * @private
    */
   setSocket(socket, head, options = {}) {
+    const adopted = adoptSocket(socket, head);
+
+    if (adopted) {
+      // The taken-over socket stays marked, so handleUpgrade() still
+      // refuses it a second time.
+      socket[kWebSocket] = this;
+      socket = adopted;
+      head = null;
+    }
+
     const receiver = new Receiver({
       allowSynchronousEvents: options.allowSynchronousEvents,
       binaryType: this.binaryType,

@@ -62,6 +62,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   initWriter(env, exports);
   initDeflate(env, exports);
   initHandshake(env, exports);
+  initSocket(env, exports);
   return exports;
 }
 

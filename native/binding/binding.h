@@ -31,6 +31,12 @@ struct InstanceData {
   Napi::FunctionReference deflaterConstructor;
   Napi::FunctionReference inflaterConstructor;
   Napi::FunctionReference utf8StreamConstructor;
+  // Native socket I/O (socket_binding.cc): the two JS functions every
+  // connection reports to, and the buffer reads land in before they are
+  // copied into a Buffer of the right size.
+  Napi::FunctionReference socketOnData;
+  Napi::FunctionReference socketOnEvent;
+  std::unique_ptr<uint8_t[]> readScratch;
 };
 
 inline InstanceData& instanceData(Napi::Env env) {
@@ -68,5 +74,6 @@ void initParser(Napi::Env env, Napi::Object exports);
 void initWriter(Napi::Env env, Napi::Object exports);
 void initDeflate(Napi::Env env, Napi::Object exports);
 void initHandshake(Napi::Env env, Napi::Object exports);
+void initSocket(Napi::Env env, Napi::Object exports);
 
 }  // namespace wsn::binding

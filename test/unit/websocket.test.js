@@ -22,6 +22,10 @@ const PerMessageDeflate = require('../../lib/permessage-deflate.js');
 const { format, parse } = require('../../lib/extension.js');
 const { kStatusCode, kWebSocket } = require('../../lib/constants.js');
 const {
+  NativeSocket,
+  available: nativeSocketAvailable
+} = require('../../lib/native-socket.js');
+const {
   isBlob,
   isValidStatusCode,
   isValidUTF8,
@@ -904,7 +908,12 @@ describe('over loopback TCP', () => {
     const { url, accept } = await server();
     const client = new WebSocket(url, { perMessageDeflate: false });
     const [serverSide] = await Promise.all([accept(), once(client, 'open')]);
-    expect(serverSide._socket).toBeInstanceOf(net.Socket);
+    // A plain TCP socket is taken over by native I/O when the addon has it.
+    expect(serverSide._socket).toBeInstanceOf(
+      nativeSocketAvailable && process.env.WSN_NATIVE_IO !== '0'
+        ? NativeSocket
+        : net.Socket
+    );
     expect(serverSide._socket.timeout).toBe(0);
 
     serverSide.on('message', (data, isBinary) => {

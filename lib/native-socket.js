@@ -1,0 +1,557 @@
+'use strict';
+
+// After the upgrade, a plain TCP or Unix-domain net.Socket is swapped for a
+// NativeSocket: the same descriptor, polled on Node's loop by the addon, which
+// reads into Buffers and writes straight to the kernel. This skips the stream
+// machinery of net.Socket on every read and write (see bench/README.md for
+// what it saves) and frees the net.Socket's memory while the connection is
+// idle. TLS sockets and other Duplex streams keep the stream path.
+//
+// NativeSocket implements the part of net.Socket that lib/ and ws-style user
+// code reach (`ws._socket`): data/end/error/close/finish/drain events, write
+// with callbacks, cork, end, destroy, pause/resume, addresses, keep-alive,
+// ref/unref and timeouts. WSN_NATIVE_IO=0 turns it off.
+
+const EventEmitter = require('events');
+const net = require('net');
+const { getSystemErrorName } = require('util');
+
+const binding = require('./binding');
+
+const EVENT_END = 0;
+const EVENT_ERROR = 1;
+const EVENT_FLUSHED = 2;
+
+// net.Socket's default writableHighWaterMark: write() returns false above it.
+const HIGH_WATER_MARK = 16 * 1024;
+
+const available = typeof binding.NativeSocket === 'function';
+
+if (available) binding.setSocketCallbacks(onNativeData, onNativeEvent);
+
+/**
+ * A connected socket whose reads and writes the addon does.
+ *
+ * @extends EventEmitter
+ */
+class NativeSocket extends EventEmitter {
+  /**
+   * @param {net.Socket} socket The socket to take over; destroyed here
+   * @param {Buffer} [head] Bytes already read from it
+   */
+  constructor(socket, head) {
+    super();
+
+    // Read the addresses now: net.Socket caches them, so `req.socket`
+    // keeps answering after its descriptor is closed below.
+    this.remoteAddress = socket.remoteAddress;
+    this.remotePort = socket.remotePort;
+    this.remoteFamily = socket.remoteFamily;
+    this.localAddress = socket.localAddress;
+    this.localPort = socket.localPort;
+    this.localFamily = socket.localFamily;
+    this.bytesRead = 0;
+    this.bytesWritten = 0;
+    this.connecting = false;
+    this.destroyed = false;
+    this.readable = true;
+    this.writable = true;
+    this._readableState = {
+      length: 0,
+      ended: false,
+      endEmitted: false,
+      flowing: null
+    };
+    this._writableState = {
+      length: 0,
+      ending: false,
+      finished: false,
+      needDrain: false
+    };
+
+    this._pending = head && head.length > 0 ? [head] : [];
+    this._resumeScheduled = false;
+    this._corked = 0;
+    this._corkedChunks = [];
+    this._corkedCallbacks = [];
+    this._accepted = 0;
+    this._flushed = 0;
+    this._callbacks = [];
+    this._shutdown = false;
+    this._timeout = null;
+    this.timeout = 0;
+
+    // A net.Server counts its connections until they close, and its close()
+    // waits for them: keep that count right across the swap.
+    this._server = socket._server || null;
+    socket._server = null;
+
+    if (socket._readableState.length > 0) {
+      this._pending.push(socket.read(socket._readableState.length));
+    }
+    for (const chunk of this._pending)
+      this._readableState.length += chunk.length;
+
+    this._handle = new binding.NativeSocket(socket._handle.fd, this);
+    socket.destroy();
+  }
+
+  get bufferSize() {
+    return this._writableState.length;
+  }
+
+  get writableLength() {
+    return this._writableState.length;
+  }
+
+  get writableFinished() {
+    return this._writableState.finished;
+  }
+
+  get readableEnded() {
+    return this._readableState.endEmitted;
+  }
+
+  get readyState() {
+    if (this.readable && this.writable) return 'open';
+    if (this.readable) return 'readOnly';
+    if (this.writable) return 'writeOnly';
+    return 'closed';
+  }
+
+  address() {
+    return {
+      address: this.localAddress,
+      family: this.localFamily,
+      port: this.localPort
+    };
+  }
+
+  on(event, listener) {
+    super.on(event, listener);
+    // As a Readable: a 'data' listener starts the flow unless paused.
+    if (event === 'data' && this._readableState.flowing !== false) {
+      this.resume();
+    }
+    return this;
+  }
+
+  isPaused() {
+    return this._readableState.flowing === false;
+  }
+
+  pause() {
+    if (this._readableState.flowing !== false) {
+      this._readableState.flowing = false;
+      if (!this.destroyed) this._handle.readStop();
+    }
+    return this;
+  }
+
+  resume() {
+    const state = this._readableState;
+    if (state.flowing !== true) {
+      state.flowing = true;
+      // As a Readable, data flows from the next tick, after the caller has
+      // attached its listeners.
+      if (!this._resumeScheduled) {
+        this._resumeScheduled = true;
+        process.nextTick(startFlowing, this);
+      }
+    }
+    return this;
+  }
+
+  unshift(chunk) {
+    if (chunk && chunk.length > 0) {
+      this._pending.unshift(chunk);
+      this._readableState.length += chunk.length;
+    }
+  }
+
+  read() {
+    if (this._pending.length === 0) return null;
+    const data =
+      this._pending.length === 1
+        ? this._pending[0]
+        : Buffer.concat(this._pending);
+    this._pending = [];
+    this._readableState.length = 0;
+    return data;
+  }
+
+  setNoDelay(noDelay = true) {
+    if (!this.destroyed) this._handle.setNoDelay(noDelay);
+    return this;
+  }
+
+  setKeepAlive(enable = false, initialDelay = 0) {
+    if (!this.destroyed) {
+      this._handle.setKeepAlive(enable, Math.floor(initialDelay / 1000));
+    }
+    return this;
+  }
+
+  setTimeout(ms, callback) {
+    if (this._timeout) {
+      clearTimeout(this._timeout);
+      this._timeout = null;
+    }
+    if (callback) {
+      if (ms === 0) this.removeListener('timeout', callback);
+      else this.once('timeout', callback);
+    }
+    this.timeout = ms;
+    if (ms > 0 && !this.destroyed) {
+      this._timeout = setTimeout(emitTimeout, ms, this);
+      this._timeout.unref();
+    }
+    return this;
+  }
+
+  ref() {
+    if (!this.destroyed) this._handle.ref();
+    return this;
+  }
+
+  unref() {
+    if (!this.destroyed) this._handle.unref();
+    return this;
+  }
+
+  cork() {
+    this._corked++;
+  }
+
+  uncork() {
+    if (this._corked === 0) return;
+    if (--this._corked === 0 && this._corkedChunks.length > 0) {
+      const chunks = this._corkedChunks;
+      const callbacks = this._corkedCallbacks;
+      this._corkedChunks = [];
+      this._corkedCallbacks = [];
+      writeChunks(this, chunks.length === 1 ? chunks[0] : chunks, callbacks);
+    }
+  }
+
+  /**
+   * Queue bytes for the peer, as net.Socket#write does.
+   *
+   * @param {(Buffer|string)} chunk The data
+   * @param {(string|Function)} [encoding] Encoding of a string, or `cb`
+   * @param {Function} [cb] Called once the bytes reached the kernel, or with
+   *     an error if the socket closed first
+   * @return {Boolean} `false` once more than 16 KiB are waiting
+   */
+  write(chunk, encoding, cb) {
+    if (typeof encoding === 'function') {
+      cb = encoding;
+      encoding = undefined;
+    }
+    if (typeof chunk === 'string') chunk = Buffer.from(chunk, encoding);
+
+    if (this.destroyed || this._writableState.ending) {
+      const err = this.destroyed
+        ? streamError(
+            'ERR_STREAM_DESTROYED',
+            'Cannot call write after a stream was destroyed'
+          )
+        : streamError('ERR_STREAM_WRITE_AFTER_END', 'write after end');
+      if (typeof cb === 'function') process.nextTick(cb, err);
+      if (!this.destroyed) process.nextTick(emitError, this, err);
+      return false;
+    }
+
+    if (this._timeout) this._timeout.refresh();
+
+    if (this._corked > 0) {
+      this._corkedChunks.push(chunk);
+      if (typeof cb === 'function') {
+        this._corkedCallbacks.push(cb);
+      }
+      this._writableState.length += chunk.length;
+    } else {
+      writeChunks(this, chunk, typeof cb === 'function' ? [cb] : null);
+    }
+
+    const below = this._writableState.length < HIGH_WATER_MARK;
+    if (!below) this._writableState.needDrain = true;
+    return below;
+  }
+
+  /**
+   * Half-close: FIN goes out once everything queued is written.
+   *
+   * @param {(Buffer|string|Function)} [chunk] Last data, or `cb`
+   * @param {(string|Function)} [encoding] Encoding, or `cb`
+   * @param {Function} [cb] Called on 'finish'
+   * @return {NativeSocket} this
+   */
+  end(chunk, encoding, cb) {
+    if (typeof chunk === 'function') {
+      cb = chunk;
+      chunk = undefined;
+    } else if (typeof encoding === 'function') {
+      cb = encoding;
+      encoding = undefined;
+    }
+    if (chunk !== undefined && chunk !== null) this.write(chunk, encoding);
+    if (typeof cb === 'function') {
+      if (this._writableState.finished) process.nextTick(cb);
+      else this.once('finish', cb);
+    }
+    const state = this._writableState;
+    if (state.ending || this.destroyed) return this;
+    state.ending = true;
+    this.writable = false;
+    this._corked = 1;
+    this.uncork();
+    maybeShutdown(this);
+    return this;
+  }
+
+  /**
+   * Close the descriptor now. Writes still queued get an error through
+   * their callbacks; with `err`, 'error' is emitted before 'close'.
+   *
+   * @param {Error} [err] Why
+   * @return {NativeSocket} this
+   */
+  destroy(err) {
+    if (this.destroyed) return this;
+    this.destroyed = true;
+    this.readable = false;
+    this.writable = false;
+    this._handle.close();
+    if (this._timeout) {
+      clearTimeout(this._timeout);
+      this._timeout = null;
+    }
+
+    const callbacks = this._callbacks;
+    const corked = this._corkedCallbacks;
+    this._callbacks = [];
+    this._corkedCallbacks = [];
+    this._corkedChunks = [];
+    this._writableState.length = 0;
+    if (callbacks.length > 0 || corked.length > 0) {
+      const lost = streamError(
+        'ERR_STREAM_DESTROYED',
+        'The socket was closed before the data was written'
+      );
+      for (const entry of callbacks) process.nextTick(entry.cb, lost);
+      for (const cb of corked) process.nextTick(cb, lost);
+    }
+
+    const server = this._server;
+    this._server = null;
+    if (server) {
+      server._connections--;
+      if (typeof server._emitCloseIfDrained === 'function') {
+        server._emitCloseIfDrained();
+      }
+    }
+
+    process.nextTick(emitDestroyed, this, err);
+    return this;
+  }
+
+  destroySoon() {
+    if (this._writableState.finished) this.destroy();
+    else {
+      this.end();
+      this.once('finish', this.destroy);
+    }
+  }
+}
+
+/**
+ * Take over `socket` if it is a plain TCP or Unix-domain socket with nothing
+ * buffered to write, and native I/O is built and not turned off.
+ *
+ * @param {Duplex} socket The upgraded socket
+ * @param {Buffer} [head] Bytes already read past the handshake
+ * @return {(NativeSocket|null)} The replacement, or `null` to keep `socket`
+ */
+function adoptSocket(socket, head) {
+  if (!available || process.env.WSN_NATIVE_IO === '0') return null;
+  // Exactly net.Socket: not TLS, not a subclass that may override writes.
+  if (!socket || socket.constructor !== net.Socket) return null;
+  const handle = socket._handle;
+  if (!handle || typeof handle.fd !== 'number' || handle.fd < 0) return null;
+  if (
+    socket.connecting ||
+    socket.destroyed ||
+    !socket.readable ||
+    !socket.writable ||
+    socket._readableState.ended ||
+    socket.writableLength !== 0 ||
+    socket.listenerCount('data') !== 0
+  ) {
+    return null;
+  }
+  return new NativeSocket(socket, head);
+}
+
+/**
+ * The addon's read callback (`this` is the NativeSocket).
+ *
+ * @param {Buffer} chunk Bytes read
+ * @private
+ */
+function onNativeData(chunk) {
+  this.bytesRead += chunk.length;
+  if (this._timeout) this._timeout.refresh();
+  this.emit('data', chunk);
+}
+
+/**
+ * The addon's other callback: end of stream, an error, or writes flushed.
+ *
+ * @param {Number} kind EVENT_*
+ * @param {Number} value errno, or bytes flushed so far
+ * @private
+ */
+function onNativeEvent(kind, value) {
+  if (this.destroyed) return;
+  if (kind === EVENT_FLUSHED) {
+    onFlushed(this, value);
+  } else if (kind === EVENT_END) {
+    const state = this._readableState;
+    state.ended = true;
+    state.endEmitted = true;
+    this.readable = false;
+    this.emit('end');
+    if (this._writableState.finished) this.destroy();
+  } else if (kind === EVENT_ERROR) {
+    this.destroy(errnoError(value, 'read'));
+  }
+}
+
+function writeChunks(socket, data, callbacks) {
+  const queued = socket._handle.write(data);
+  if (queued < 0) {
+    const err = errnoError(-queued, 'write');
+    if (callbacks) socket._corkedCallbacks.push(...callbacks);
+    socket.destroy(err);
+    return;
+  }
+  const bytes = Array.isArray(data) ? byteLength(data) : data.length;
+  socket.bytesWritten += bytes;
+  socket._accepted += bytes;
+  socket._writableState.length = queued + corkedBytes(socket);
+  if (queued === 0) {
+    socket._flushed = socket._accepted;
+    if (callbacks) {
+      for (const cb of callbacks) process.nextTick(cb, null);
+    }
+  } else if (callbacks) {
+    for (const cb of callbacks) {
+      socket._callbacks.push({ end: socket._accepted, cb });
+    }
+  }
+}
+
+function onFlushed(socket, flushed) {
+  socket._flushed = flushed;
+  const callbacks = socket._callbacks;
+  let done = 0;
+  while (done < callbacks.length && callbacks[done].end <= flushed) done++;
+  const ready = done > 0 ? callbacks.splice(0, done) : null;
+  const state = socket._writableState;
+  state.length = socket._accepted - flushed + corkedBytes(socket);
+  if (ready) {
+    for (const entry of ready) entry.cb(null);
+  }
+  if (socket.destroyed) return;
+  if (socket._accepted === flushed) {
+    if (state.needDrain) {
+      state.needDrain = false;
+      socket.emit('drain');
+    }
+    maybeShutdown(socket);
+  }
+}
+
+function maybeShutdown(socket) {
+  const state = socket._writableState;
+  if (
+    !state.ending ||
+    socket._shutdown ||
+    socket.destroyed ||
+    socket._accepted !== socket._flushed
+  ) {
+    return;
+  }
+  socket._shutdown = true;
+  const error = socket._handle.shutdown();
+  // ENOTCONN: the peer already reset the connection; 'close' follows.
+  if (error !== 0 && getSystemErrorName(-error) !== 'ENOTCONN') {
+    socket.destroy(errnoError(error, 'shutdown'));
+    return;
+  }
+  process.nextTick(emitFinish, socket);
+}
+
+function emitFinish(socket) {
+  if (socket.destroyed) return;
+  socket._writableState.finished = true;
+  socket.emit('finish');
+  if (socket._readableState.endEmitted) socket.destroy();
+}
+
+function startFlowing(socket) {
+  socket._resumeScheduled = false;
+  if (socket.destroyed || socket._readableState.flowing !== true) return;
+  while (socket._pending.length > 0 && socket._readableState.flowing === true) {
+    const chunk = socket._pending.shift();
+    socket._readableState.length -= chunk.length;
+    socket.bytesRead += chunk.length;
+    socket.emit('data', chunk);
+    if (socket.destroyed) return;
+  }
+  if (socket._readableState.flowing === true) socket._handle.readStart();
+}
+
+function emitDestroyed(socket, err) {
+  if (err) socket.emit('error', err);
+  socket.emit('close', !!err);
+}
+
+function emitError(socket, err) {
+  socket.emit('error', err);
+}
+
+function emitTimeout(socket) {
+  socket._timeout = null;
+  socket.emit('timeout');
+}
+
+function corkedBytes(socket) {
+  return socket._corkedChunks.length === 0
+    ? 0
+    : byteLength(socket._corkedChunks);
+}
+
+function byteLength(list) {
+  let total = 0;
+  for (let i = 0; i < list.length; i++) total += list[i].length;
+  return total;
+}
+
+function errnoError(errno, syscall) {
+  const code = getSystemErrorName(-errno);
+  const err = new Error(`${syscall} ${code}`);
+  err.errno = -errno;
+  err.code = code;
+  err.syscall = syscall;
+  return err;
+}
+
+function streamError(code, message) {
+  const err = new Error(message);
+  err.code = code;
+  return err;
+}
+
+module.exports = { NativeSocket, adoptSocket, available };

@@ -1,0 +1,426 @@
+// Native socket I/O after the upgrade: a duplicate of a connected socket's
+// descriptor polled on Node's own libuv loop. Reads become Buffers handed to
+// one JS function; writes go straight to the kernel through core/socket_io.
+// The only file that knows libuv; built only when uv.h was found.
+#include "binding.h"
+
+#ifdef WSN_HAVE_UV
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <vector>
+
+#include "js_buffer.h"
+#include "socket_io.h"
+
+namespace wsn::binding {
+namespace {
+
+// One read takes at most this much; Node's own stream reads use 64 KiB too.
+constexpr size_t kReadBytes = 64 * 1024;
+// Reads per wake-up while the kernel keeps filling the buffer, so one busy
+// connection cannot starve the others on the loop.
+constexpr int kMaxReadsPerWake = 16;
+// A large message may come in one read of up to this much.
+constexpr size_t kMaxReadBytes = 1024 * 1024;
+
+// What onEvent(kind, value) reports; lib/native-socket.js has the same list.
+enum EventKind : uint32_t {
+  kEventEnd = 0,      // the peer sent FIN; value 0
+  kEventError = 1,    // value: errno
+  kEventFlushed = 2,  // value: bytes written to the kernel so far
+};
+
+class SocketWrap;
+
+// Lives from the constructor until libuv's close callback, which may run
+// after the JS object is gone; the JS object may also outlive it. Never
+// touched by another thread.
+struct Connection {
+  napi_env env = nullptr;
+  uv_poll_t poll;
+  int fd = -1;
+  int polledEvents = 0;
+  bool reading = false;
+  bool closed = false;
+  Napi::ObjectReference owner;  // the JS NativeSocket, strong while open
+  OutboundQueue queue;
+};
+
+void onClosed(uv_handle_t* handle) {
+  delete static_cast<Connection*>(handle->data);
+}
+
+// Polls for exactly what is wanted now. uv_poll_start drops and re-adds the
+// descriptor in epoll (two system calls), so only call it on a change.
+void updatePoll(Connection* connection);
+
+// Calls fn(args) with the owner as `this`, from the event loop: MakeCallback
+// runs the nextTick and microtask queues afterwards, as Node does after a
+// socket's 'data'. An exception is the process's uncaught exception, as a
+// throwing 'data' listener's would be.
+void callOwner(Connection* connection, napi_value fn, size_t argc,
+               const napi_value* argv) {
+  napi_env env = connection->env;
+  napi_value result;
+  napi_status status = napi_make_callback(
+      env, nullptr, connection->owner.Value(), fn, argc, argv, &result);
+  if (status == napi_pending_exception) {
+    napi_value error;
+    if (napi_get_and_clear_last_exception(env, &error) == napi_ok) {
+      napi_fatal_exception(env, error);
+    }
+  }
+}
+
+void emitEvent(Connection* connection, EventKind kind, double value) {
+  Napi::Env env(connection->env);
+  napi_value argv[2] = {Napi::Number::New(env, static_cast<double>(kind)),
+                        Napi::Number::New(env, value)};
+  callOwner(connection, instanceData(env).socketOnEvent.Value(), 2, argv);
+}
+
+// Keeps a Buffer that the outbound queue points into alive.
+class BufferKeeper : public Keeper {
+ public:
+  explicit BufferKeeper(Napi::Value buffer)
+      : reference_(Napi::Persistent(buffer)) {}
+
+ private:
+  Napi::Reference<Napi::Value> reference_;
+};
+
+struct WriteArguments {
+  Napi::Value single;
+  Napi::Array list;
+};
+
+std::unique_ptr<Keeper> borrowBuffer(void* context, size_t index) {
+  auto* arguments = static_cast<WriteArguments*>(context);
+  Napi::Value buffer = arguments->list.IsEmpty()
+                           ? arguments->single
+                           : arguments->list.Get(static_cast<uint32_t>(index));
+  return std::make_unique<BufferKeeper>(buffer);
+}
+
+// Bytes the kernel holds for us beyond what one read took, capped so one
+// connection cannot make us allocate without bound.
+size_t moreAvailable(int fd) {
+  int available = 0;
+  if (::ioctl(fd, FIONREAD, &available) != 0 || available <= 0) return 0;
+  return std::min(static_cast<size_t>(available), kMaxReadBytes - kReadBytes);
+}
+
+void readAvailable(Connection* connection) {
+  Napi::Env env(connection->env);
+  InstanceData& data = instanceData(env);
+  uint8_t* scratch = data.readScratch.get();
+  for (int reads = 0; reads < kMaxReadsPerWake; ++reads) {
+    if (connection->closed || !connection->reading) return;
+    const ReadResult result = readSome(connection->fd, scratch, kReadBytes);
+    if (result.wouldBlock) return;
+    if (result.error != 0) {
+      emitEvent(connection, kEventError, result.error);
+      return;
+    }
+    if (result.bytes == 0) {
+      connection->reading = false;
+      updatePoll(connection);
+      emitEvent(connection, kEventEnd, 0);
+      return;
+    }
+    Napi::HandleScope scope(env);
+    // A full read means a large message is arriving: take what else the
+    // kernel holds straight into the same Buffer, so the parser sees big
+    // chunks and only the first 64 KiB are copied.
+    const size_t more =
+        result.bytes == kReadBytes ? moreAvailable(connection->fd) : 0;
+    Napi::Buffer<uint8_t> chunk =
+        newUninitializedBuffer(env, result.bytes + more);
+    std::memcpy(chunk.Data(), scratch, result.bytes);
+    size_t filled = result.bytes;
+    if (more > 0) {
+      const ReadResult rest =
+          readSome(connection->fd, chunk.Data() + filled, more);
+      filled += rest.bytes;
+    }
+    if (filled < chunk.Length()) {
+      // FIONREAD promised more than the read returned (rare): trim.
+      Napi::Buffer<uint8_t> trimmed = newUninitializedBuffer(env, filled);
+      std::memcpy(trimmed.Data(), chunk.Data(), filled);
+      chunk = trimmed;
+    }
+    napi_value argv[1] = {chunk};
+    callOwner(connection, data.socketOnData.Value(), 1, argv);
+    // A short read emptied the kernel's buffer: wait for the next wake-up
+    // rather than pay for a read that returns EAGAIN.
+    if (result.bytes < kReadBytes) return;
+  }
+}
+
+void onPoll(uv_poll_t* handle, int status, int events) {
+  auto* connection = static_cast<Connection*>(handle->data);
+  if (connection->closed) return;
+  Napi::HandleScope scope(Napi::Env(connection->env));
+  if (status < 0) {
+    // libuv reports -errno on Unix.
+    emitEvent(connection, kEventError, -status);
+    return;
+  }
+  if ((events & UV_WRITABLE) != 0 && !connection->queue.empty()) {
+    const int error = connection->queue.flush(connection->fd);
+    if (error != 0) {
+      emitEvent(connection, kEventError, error);
+      return;
+    }
+    updatePoll(connection);
+    emitEvent(connection, kEventFlushed,
+              static_cast<double>(connection->queue.flushedBytes()));
+    if (connection->closed) return;
+  }
+  if ((events & UV_READABLE) != 0) readAvailable(connection);
+}
+
+void updatePoll(Connection* connection) {
+  if (connection->closed) return;
+  const int wanted = (connection->reading ? UV_READABLE : 0) |
+                     (connection->queue.empty() ? 0 : UV_WRITABLE);
+  if (wanted == connection->polledEvents) return;
+  connection->polledEvents = wanted;
+  if (wanted == 0) {
+    uv_poll_stop(&connection->poll);
+  } else {
+    uv_poll_start(&connection->poll, wanted, onPoll);
+  }
+}
+
+// The JS face of a Connection: new NativeSocket(fd, owner) duplicates `fd`
+// (the caller then closes its own copy) and reports to the functions given
+// to setSocketCallbacks() with `owner` as `this`.
+class SocketWrap : public Napi::ObjectWrap<SocketWrap> {
+ public:
+  static Napi::Function define(Napi::Env env) {
+    return DefineClass(
+        env, "NativeSocket",
+        {InstanceMethod<&SocketWrap::readStart>("readStart"),
+         InstanceMethod<&SocketWrap::readStop>("readStop"),
+         InstanceMethod<&SocketWrap::write>("write"),
+         InstanceMethod<&SocketWrap::shutdown>("shutdown"),
+         InstanceMethod<&SocketWrap::close>("close"),
+         InstanceMethod<&SocketWrap::setNoDelay>("setNoDelay"),
+         InstanceMethod<&SocketWrap::setKeepAlive>("setKeepAlive"),
+         InstanceMethod<&SocketWrap::ref>("ref"),
+         InstanceMethod<&SocketWrap::unref>("unref")});
+  }
+
+  explicit SocketWrap(const Napi::CallbackInfo& info)
+      : Napi::ObjectWrap<SocketWrap>(info) {
+    Napi::Env env = info.Env();
+    const uint32_t fd = uint32Arg(info[0], "fd");
+    if (!info[1].IsObject()) {
+      throw Napi::TypeError::New(env,
+                                 "The \"owner\" argument must be an object");
+    }
+    InstanceData& data = instanceData(env);
+    if (data.socketOnData.IsEmpty() || data.socketOnEvent.IsEmpty()) {
+      throw Napi::Error::New(env, "ws-native: setSocketCallbacks() first");
+    }
+    uv_loop_t* loop = nullptr;
+    if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr) {
+      throw Napi::Error::New(env, "ws-native: no event loop");
+    }
+    const int copy = ::fcntl(static_cast<int>(fd), F_DUPFD_CLOEXEC, 0);
+    if (copy < 0) {
+      throw Napi::Error::New(
+          env, std::string("ws-native: dup failed: ") + std::strerror(errno));
+    }
+    auto* connection = new Connection();
+    connection->env = env;
+    connection->fd = copy;
+    const int status = uv_poll_init(loop, &connection->poll, copy);
+    if (status != 0) {
+      ::close(copy);
+      delete connection;
+      throw Napi::Error::New(
+          env, std::string("ws-native: uv_poll_init: ") + uv_strerror(status));
+    }
+    connection->poll.data = connection;
+    connection->owner = Napi::Persistent(info[1].As<Napi::Object>());
+    connection_ = connection;
+    // Open connections stay alive without a JS reference, as a net.Socket
+    // does while its handle is active.
+    Ref();
+  }
+
+  // Only reached once release() ran (Ref() holds an open socket), or when
+  // the environment is torn down with the socket still open.
+  ~SocketWrap() override { release(false); }
+
+ private:
+  Napi::Value readStart(const Napi::CallbackInfo& info) {
+    if (connection_ != nullptr) {
+      connection_->reading = true;
+      updatePoll(connection_);
+    }
+    return info.Env().Undefined();
+  }
+
+  Napi::Value readStop(const Napi::CallbackInfo& info) {
+    if (connection_ != nullptr) {
+      connection_->reading = false;
+      updatePoll(connection_);
+    }
+    return info.Env().Undefined();
+  }
+
+  // write(Buffer | Buffer[]) -> bytes still queued (>= 0) or -errno.
+  Napi::Value write(const Napi::CallbackInfo& info) {
+    return guarded(info, [&]() -> Napi::Value {
+      Napi::Env env = info.Env();
+      if (connection_ == nullptr) return Napi::Number::New(env, -EBADF);
+      std::vector<struct iovec> pieces;
+      WriteArguments arguments;
+      if (info[0].IsArray()) {
+        auto list = info[0].As<Napi::Array>();
+        arguments.list = list;
+        const uint32_t count = list.Length();
+        pieces.resize(count);
+        for (uint32_t i = 0; i < count; ++i) {
+          size_t length = 0;
+          pieces[i].iov_base = bufferData(list.Get(i), "data", &length);
+          pieces[i].iov_len = length;
+        }
+      } else {
+        size_t length = 0;
+        struct iovec piece;
+        piece.iov_base = bufferData(info[0], "data", &length);
+        piece.iov_len = length;
+        pieces.push_back(piece);
+        arguments.single = info[0];
+      }
+      const int error =
+          connection_->queue.write(connection_->fd, pieces.data(),
+                                   pieces.size(), borrowBuffer, &arguments);
+      if (error != 0) return Napi::Number::New(env, -error);
+      updatePoll(connection_);
+      return Napi::Number::New(
+          env, static_cast<double>(connection_->queue.queuedBytes()));
+    });
+  }
+
+  // shutdown() -> 0 or errno. The caller waits until nothing is queued.
+  Napi::Value shutdown(const Napi::CallbackInfo& info) {
+    int error = EBADF;
+    if (connection_ != nullptr) {
+      error = ::shutdown(connection_->fd, SHUT_WR) == 0 ? 0 : errno;
+    }
+    return Napi::Number::New(info.Env(), error);
+  }
+
+  Napi::Value close(const Napi::CallbackInfo& info) {
+    release(true);
+    return info.Env().Undefined();
+  }
+
+  Napi::Value setNoDelay(const Napi::CallbackInfo& info) {
+    if (connection_ != nullptr) {
+      const int on = info[0].ToBoolean() ? 1 : 0;
+      // Fails harmlessly (ENOTSUP) on a Unix-domain socket.
+      (void)::setsockopt(connection_->fd, IPPROTO_TCP, TCP_NODELAY, &on,
+                         sizeof on);
+    }
+    return info.Env().Undefined();
+  }
+
+  Napi::Value setKeepAlive(const Napi::CallbackInfo& info) {
+    if (connection_ != nullptr) {
+      const int on = info[0].ToBoolean() ? 1 : 0;
+      (void)::setsockopt(connection_->fd, SOL_SOCKET, SO_KEEPALIVE, &on,
+                         sizeof on);
+      if (on != 0 && info[1].IsNumber()) {
+        const int seconds = info[1].As<Napi::Number>().Int32Value();
+        if (seconds > 0) {
+          (void)::setsockopt(connection_->fd, IPPROTO_TCP, TCP_KEEPIDLE,
+                             &seconds, sizeof seconds);
+        }
+      }
+    }
+    return info.Env().Undefined();
+  }
+
+  Napi::Value ref(const Napi::CallbackInfo& info) {
+    if (connection_ != nullptr) {
+      uv_ref(reinterpret_cast<uv_handle_t*>(&connection_->poll));
+    }
+    return info.Env().Undefined();
+  }
+
+  Napi::Value unref(const Napi::CallbackInfo& info) {
+    if (connection_ != nullptr) {
+      uv_unref(reinterpret_cast<uv_handle_t*>(&connection_->poll));
+    }
+    return info.Env().Undefined();
+  }
+
+  // Closes the descriptor (queued bytes are dropped: the caller waited for
+  // them or chose not to) and lets the JS objects go.
+  void release(bool unref) {
+    Connection* connection = connection_;
+    if (connection == nullptr) return;
+    connection_ = nullptr;
+    connection->closed = true;
+    connection->queue.clear();
+    connection->owner.Reset();
+    ::close(connection->fd);
+    connection->fd = -1;
+    uv_close(reinterpret_cast<uv_handle_t*>(&connection->poll), onClosed);
+    if (unref) Unref();
+  }
+
+  Connection* connection_ = nullptr;
+};
+
+Napi::Value setSocketCallbacks(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    if (!info[0].IsFunction() || !info[1].IsFunction()) {
+      throw Napi::TypeError::New(
+          env, "setSocketCallbacks(onData, onEvent) takes two functions");
+    }
+    InstanceData& data = instanceData(env);
+    data.socketOnData = Napi::Persistent(info[0].As<Napi::Function>());
+    data.socketOnEvent = Napi::Persistent(info[1].As<Napi::Function>());
+    if (!data.readScratch) data.readScratch.reset(new uint8_t[kReadBytes]);
+    return env.Undefined();
+  });
+}
+
+}  // namespace
+
+void initSocket(Napi::Env env, Napi::Object exports) {
+  exports.Set("NativeSocket", SocketWrap::define(env));
+  exports.Set("setSocketCallbacks", Napi::Function::New<setSocketCallbacks>(
+                                        env, "setSocketCallbacks"));
+}
+
+}  // namespace wsn::binding
+
+#else  // !WSN_HAVE_UV
+
+namespace wsn::binding {
+
+// Built without uv.h: lib/native-socket.js sees no NativeSocket and keeps
+// every connection on the stream path.
+void initSocket(Napi::Env, Napi::Object) {}
+
+}  // namespace wsn::binding
+
+#endif
