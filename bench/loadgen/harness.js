@@ -30,6 +30,12 @@ const SERVERS = {
     script: path.join(BENCH, 'servers', 'ws-echo.js'),
     args: ['--impl', 'ws-native']
   },
+  // ws's own zlib level, for a like-for-like compression cell (--servers).
+  'ws-native-l6': {
+    label: 'ws-native, zlib level 6',
+    script: path.join(BENCH, 'servers', 'ws-echo.js'),
+    args: ['--impl', 'ws-native', '--deflate-level', '6']
+  },
   'ws+bu': {
     label: 'ws + bufferutil + utf-8-validate',
     script: path.join(BENCH, 'servers', 'ws-echo.js'),

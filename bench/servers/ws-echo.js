@@ -6,7 +6,8 @@
 // for all three: that is the drop-in claim being measured.
 //
 //   node bench/servers/ws-echo.js --impl ws|ws-bufferutil|ws-native
-//       [--deflate] [--mode echo|broadcast] [--port 0] [--host 127.0.0.1]
+//       [--deflate] [--deflate-level L] [--mode echo|broadcast] [--port 0]
+//       [--host 127.0.0.1]
 
 const path = require('path');
 
@@ -15,6 +16,7 @@ const { announce, parseArgs } = require('./common');
 const options = parseArgs(process.argv.slice(2), {
   impl: 'ws-bufferutil',
   deflate: false,
+  deflateLevel: -2,
   mode: 'echo',
   port: 0,
   host: '127.0.0.1'
@@ -47,7 +49,12 @@ let lastError = '';
 const wss = new WebSocket.WebSocketServer({
   host: options.host,
   port: options.port,
-  perMessageDeflate: options.deflate
+  // --deflate-level sets zlibDeflateOptions.level; otherwise each library's
+  // default (ws: zlib's 6, ws-native: 1).
+  perMessageDeflate:
+    options.deflate && options.deflateLevel !== -2
+      ? { zlibDeflateOptions: { level: options.deflateLevel } }
+      : options.deflate
 });
 
 wss.on('connection', (ws) => {
