@@ -206,3 +206,46 @@ export function acceptKey(key: string): string;
 export function parseExtensions(
   header: string
 ): Record<string, Array<Record<string, Array<string | true>>>>;
+
+/**
+ * Native socket I/O (lib/native-socket.js). Present only when the addon was built with uv.h; then
+ * `setSocketCallbacks` must be called once before any NativeSocket is made.
+ */
+export const NativeSocket:
+  | {
+      /**
+       * Duplicates `fd` (the caller then closes its own copy) and polls the copy on Node's event
+       * loop. Keeps itself and `owner` alive until close().
+       */
+      new (fd: number, owner: object): NativeSocketHandle;
+    }
+  | undefined;
+
+export interface NativeSocketHandle {
+  /** Report reads to onData (and end of stream or read errors to onEvent). */
+  readStart(): void;
+  readStop(): void;
+  /**
+   * Writes now what the kernel takes and queues the rest (pieces of 16 KiB or more are kept by
+   * reference, not copied). Returns the bytes still queued (>= 0), or -errno (nothing queued).
+   */
+  write(data: Uint8Array | Uint8Array[]): number;
+  /** shutdown(SHUT_WR); 0 or errno. Call once nothing is queued. */
+  shutdown(): number;
+  /** Closes the descriptor and drops anything queued; idempotent. */
+  close(): void;
+  setNoDelay(enable: boolean): void;
+  setKeepAlive(enable: boolean, initialDelaySeconds: number): void;
+  ref(): void;
+  unref(): void;
+}
+
+/**
+ * The two functions every NativeSocket reports to, with its `owner` as `this`: onData(chunk) for
+ * each read; onEvent(kind, value) with kind 0 = end of stream, 1 = error (value: errno), 2 = bytes
+ * flushed from the queue (value: total bytes written to the kernel so far).
+ */
+export function setSocketCallbacks(
+  onData: (this: object, chunk: Buffer) => void,
+  onEvent: (this: object, kind: 0 | 1 | 2, value: number) => void
+): void;
