@@ -3,6 +3,7 @@
 #include "socket_io.h"
 
 #include <limits.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -15,6 +16,34 @@ namespace {
 
 // Linux caps one writev at IOV_MAX (1024) pieces.
 constexpr size_t kMaxPiecesPerCall = 64;
+
+// writev has no MSG_NOSIGNAL: SIGPIPE is blocked around it and one it raised
+// is taken back, so a pipe whose reader is gone is an EPIPE as well (libpq
+// does the same around its writes). Costs three extra system calls per write,
+// on pipes only.
+ssize_t writevNoSignal(int fd, const struct iovec* pieces, int count) noexcept {
+  sigset_t pipeOnly;
+  sigemptyset(&pipeOnly);
+  sigaddset(&pipeOnly, SIGPIPE);
+  sigset_t previous;
+  pthread_sigmask(SIG_BLOCK, &pipeOnly, &previous);
+  sigset_t pending;
+  sigpending(&pending);
+  const bool wasPending = sigismember(&pending, SIGPIPE) == 1;
+  ssize_t written;
+  do {
+    written = ::writev(fd, pieces, count);
+  } while (written < 0 && errno == EINTR);
+  const int error = errno;
+  if (written < 0 && error == EPIPE && !wasPending) {
+    sigpending(&pending);
+    int taken = 0;
+    if (sigismember(&pending, SIGPIPE) == 1) sigwait(&pipeOnly, &taken);
+  }
+  pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+  errno = error;
+  return written;
+}
 
 // Writes what the socket takes now. Returns bytes written, or -errno;
 // EAGAIN is 0 bytes.
@@ -29,10 +58,10 @@ ssize_t sendPieces(int fd, const struct iovec* pieces, size_t count) noexcept {
     if (written >= 0) return written;
     if (errno == EINTR) continue;
     if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
-    // A pipe or socketpair end that is not a socket: fall back to writev.
+    // A descriptor that is not a socket (a pipe): fall back to writev.
     if (errno == ENOTSOCK) {
       const ssize_t plain =
-          ::writev(fd, pieces, static_cast<int>(message.msg_iovlen));
+          writevNoSignal(fd, pieces, static_cast<int>(message.msg_iovlen));
       if (plain >= 0) return plain;
       if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
     }
@@ -145,6 +174,9 @@ void OutboundQueue::appendCopy(const struct iovec* pieces, size_t first,
   size_t filled = 0;
   for (size_t i = first; i < end; ++i) {
     const size_t skip = i == first ? skipBytes : 0;
+    // An empty piece may have a null base (an empty Buffer's data): memcpy
+    // from null is undefined even for zero bytes.
+    if (pieces[i].iov_len == skip) continue;
     std::memcpy(chunk.owned.get() + filled,
                 static_cast<const uint8_t*>(pieces[i].iov_base) + skip,
                 pieces[i].iov_len - skip);
