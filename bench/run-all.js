@@ -10,7 +10,8 @@
 //   node bench/run-all.js                     the full matrix (about an hour)
 //   node bench/run-all.js --sizes 32,1024 --conns 100 --types text
 //       --deflate off --servers ws-native,ws+bu --reps 5 --duration 5
-//   node bench/run-all.js --quick --all       then broadcast.js and memory.js
+//   node bench/run-all.js --quick --all       then broadcast.js, memory.js and
+//                                             fragmented.js
 //   node bench/run-all.js --render bench/results/echo-quick.json   redraw only
 
 const { spawnSync } = require('child_process');
@@ -434,7 +435,7 @@ async function main() {
   );
 
   if (options.all) {
-    for (const script of ['broadcast.js', 'memory.js']) {
+    for (const script of ['broadcast.js', 'memory.js', 'fragmented.js']) {
       const args = [
         path.join(__dirname, script),
         ...(options.quick ? ['--quick'] : [])
