@@ -83,7 +83,7 @@ class Receiver extends Writable {
     this._chunk = null;
     this._offset = 0;
     this._cb = null;
-    this._events = [];
+    this._parseWords = [];
     this._eventCount = 0;
     this._eventIndex = 0;
     this._owned = null;
@@ -186,7 +186,7 @@ class Receiver extends Writable {
     const area = binding.parserEvents;
     const count = this._parser.execute(this._chunk, this._offset);
     const consumed = area[1];
-    const events = this._events;
+    const events = this._parseWords;
     const words = count * WORDS_PER_EVENT;
     let owned = false;
 
@@ -225,12 +225,12 @@ class Receiver extends Writable {
   /**
    * Emits one event.
    *
-   * @param {Number} base The index of its first word in `_events`
+   * @param {Number} base The index of its first word in `_parseWords`
    * @return {Boolean} `true` if the next event may follow at once
    * @private
    */
   dispatchEvent(base) {
-    const events = this._events;
+    const events = this._parseWords;
     const opcode = events[base] & 0xff;
     const length = events[base + 2];
     let payload;

@@ -39,6 +39,18 @@ const NOT_ESTABLISHED =
 // Per-connection option objects handed to the Sender by `send()` calls that
 // pass no options, so the common case allocates nothing per message.
 const kTextOptions = Symbol('kTextOptions');
+
+//
+// The options of a plain send(), by [mask][compress][binary]: frozen and
+// shared by every connection rather than made for each one.
+//
+const SEND_OPTIONS = [false, true].map((mask) =>
+  [false, true].map((compress) =>
+    [false, true].map((binary) =>
+      Object.freeze({ binary, compress, fin: true, mask })
+    )
+  )
+);
 const kBinaryOptions = Symbol('kBinaryOptions');
 
 /**
@@ -237,18 +249,8 @@ class WebSocket extends EventEmitter {
     const mask = !this._isServer;
     const compress = !!this._extensions[PerMessageDeflate.extensionName];
 
-    this[kTextOptions] = Object.freeze({
-      binary: false,
-      compress,
-      fin: true,
-      mask
-    });
-    this[kBinaryOptions] = Object.freeze({
-      binary: true,
-      compress,
-      fin: true,
-      mask
-    });
+    this[kTextOptions] = SEND_OPTIONS[mask ? 1 : 0][compress ? 1 : 0][0];
+    this[kBinaryOptions] = SEND_OPTIONS[mask ? 1 : 0][compress ? 1 : 0][1];
 
     receiver[kWebSocket] = this;
     sender[kWebSocket] = this;
