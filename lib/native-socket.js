@@ -93,7 +93,12 @@ class NativeSocket extends EventEmitter {
       this._readableState.length += chunk.length;
 
     this._handle = new binding.NativeSocket(socket._handle.fd, this);
+    // A destroyed net.Socket forgets its local address (not the peer's):
+    // keep `req.socket.localPort` and the like answering with the one read
+    // above.
+    const sockname = socket._sockname;
     socket.destroy();
+    if (sockname) socket._getsockname = () => sockname;
   }
 
   get bufferSize() {
@@ -523,7 +528,8 @@ function emitError(socket, err) {
 }
 
 function emitTimeout(socket) {
-  socket._timeout = null;
+  // The timer stays set, as net.Socket's does: activity after a 'timeout'
+  // refreshes it, which arms it again.
   socket.emit('timeout');
 }
 
