@@ -38,6 +38,7 @@ function niceStep(max, targetTicks) {
  * @param {string} spec.subtitle Second line (machine, date)
  * @param {string} spec.axisLabel Label under the value axis
  * @param {{id: string, label: string, color: string}[]} spec.series Servers
+ *     (a series without a color is drawn dark grey)
  * @param {{label: string, bars: {series: string, value: number, text: string}[]}[]} spec.groups
  *     Cells and their bars (value NaN = no bar)
  * @param {number} [spec.reference=1] Where the dashed reference line goes
@@ -51,6 +52,7 @@ function barChartSvg({
   groups,
   reference = 1
 }) {
+  series = series.map((s) => ({ ...s, color: s.color || '#495057' }));
   const width = 980;
   const left = 250;
   const right = 150;

@@ -16,6 +16,10 @@ const BENCH = path.join(ROOT, 'bench');
 const LOADGEN_DIR = __dirname;
 const LOADGEN_BUILD = path.join(LOADGEN_DIR, 'build');
 const LOADGEN = path.join(LOADGEN_BUILD, 'wsn-loadgen');
+const ECHO_FLOOR = path.join(LOADGEN_BUILD, 'wsn-echo-floor');
+// Touched after each successful build: one binary may rightly stay older
+// than a source it does not use, so binary mtimes alone would rebuild often.
+const BUILD_STAMP = path.join(LOADGEN_BUILD, '.built');
 const RESULTS = path.join(BENCH, 'results');
 
 // Raise the descriptor limit as far as allowed, then exec the command, so
@@ -23,7 +27,10 @@ const RESULTS = path.join(BENCH, 'results');
 const NOFILE_WRAPPER =
   'ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"; exec "$@"';
 
-/** The servers every script can compare; `ratioBase` is the reference. */
+/**
+ * The servers every script can compare; RATIO_BASE is the reference. An
+ * entry runs `script` with node, or `binary` directly.
+ */
 const SERVERS = {
   'ws-native': {
     label: 'ws-native',
@@ -52,22 +59,31 @@ const SERVERS = {
     script: path.join(BENCH, 'servers', 'net-echo.js'),
     args: [],
     loadgenArgs: ['--accept-masked']
+  },
+  // No JavaScript at all: the CPU floor per echo (--servers floor; echo
+  // mode, deflate off only). bench/loadgen/echo_floor.cc.
+  floor: {
+    label: 'C++ epoll echo floor (no JS)',
+    binary: ECHO_FLOOR,
+    args: []
   }
 };
 const RATIO_BASE = 'ws+bu';
 
 /**
- * Builds wsn-loadgen when it is missing or older than a source file (the
- * same commands as `npm run bench:build`).
+ * Builds wsn-loadgen and wsn-echo-floor when either is missing or the last
+ * build is older than a source file (the same commands as
+ * `npm run bench:build`).
  */
 function ensureLoadgen() {
   const sources = fs
     .readdirSync(LOADGEN_DIR)
     .filter((name) => /\.(cc|h)$|^CMakeLists\.txt$/.test(name))
     .map((name) => fs.statSync(path.join(LOADGEN_DIR, name)).mtimeMs);
-  const built = fs.existsSync(LOADGEN) ? fs.statSync(LOADGEN).mtimeMs : 0;
+  const mtime = (file) => (fs.existsSync(file) ? fs.statSync(file).mtimeMs : 0);
+  const built = Math.min(mtime(LOADGEN), mtime(ECHO_FLOOR), mtime(BUILD_STAMP));
   if (built > Math.max(...sources)) return;
-  process.stderr.write('bench: building wsn-loadgen\n');
+  process.stderr.write('bench: building wsn-loadgen and wsn-echo-floor\n');
   for (const args of [
     ['-S', LOADGEN_DIR, '-B', LOADGEN_BUILD, '-DCMAKE_BUILD_TYPE=Release'],
     ['--build', LOADGEN_BUILD, '-j2']
@@ -77,6 +93,7 @@ function ensureLoadgen() {
     });
     if (result.status !== 0) throw new Error(`cmake ${args.join(' ')} failed`);
   }
+  fs.writeFileSync(BUILD_STAMP, '');
 }
 
 /**
@@ -158,7 +175,9 @@ function startServer(id, { extraArgs = [], cpu = '0', exposeGc = false } = {}) {
     delete env.WS_NO_UTF_8_VALIDATE;
     Object.assign(env, spec.env || {});
   }
-  const nodeArgs = exposeGc ? ['--expose-gc'] : [];
+  const command = spec.binary
+    ? [spec.binary]
+    : [process.execPath, ...(exposeGc ? ['--expose-gc'] : []), spec.script];
   const child = spawn(
     'sh',
     [
@@ -168,9 +187,7 @@ function startServer(id, { extraArgs = [], cpu = '0', exposeGc = false } = {}) {
       'taskset',
       '-c',
       cpu,
-      process.execPath,
-      ...nodeArgs,
-      spec.script,
+      ...command,
       ...spec.args,
       ...extraArgs
     ],
