@@ -81,6 +81,10 @@ class NativeSocket extends EventEmitter {
     this._timeout = null;
     this.timeout = 0;
 
+    // First, while nothing is changed: this throws if the descriptor cannot
+    // be duplicated (EMFILE), and the caller then keeps `socket`.
+    this._handle = new binding.NativeSocket(socket._handle.fd, this);
+
     // A net.Server counts its connections until they close, and its close()
     // waits for them: keep that count right across the swap.
     this._server = socket._server || null;
@@ -92,7 +96,6 @@ class NativeSocket extends EventEmitter {
     for (const chunk of this._pending)
       this._readableState.length += chunk.length;
 
-    this._handle = new binding.NativeSocket(socket._handle.fd, this);
     // A destroyed net.Socket forgets its local address (not the peer's):
     // keep `req.socket.localPort` and the like answering with the one read
     // above.
@@ -395,7 +398,12 @@ function adoptSocket(socket, head) {
   ) {
     return null;
   }
-  return new NativeSocket(socket, head);
+  try {
+    return new NativeSocket(socket, head);
+  } catch {
+    // No descriptor to spare (or no event loop): the stream path works.
+    return null;
+  }
 }
 
 /**

@@ -384,6 +384,38 @@ describe('which sockets native I/O takes over', () => {
     );
     expectTcpSocket(second._socket, nativeExpected());
   });
+
+  it('not when the descriptor cannot be duplicated (EMFILE): the connection stays on the stream path and works', async () => {
+    const binding = require('../../lib/binding.js');
+    const original = binding.NativeSocket;
+    let attempts = 0;
+    binding.NativeSocket = function failingDup() {
+      attempts++;
+      const err = new Error('ws-native: dup failed: Too many open files');
+      err.code = 'EMFILE';
+      throw err;
+    };
+    let pair;
+    try {
+      pair = await openPair(native);
+    } finally {
+      binding.NativeSocket = original;
+    }
+    const { client, serverWs } = pair;
+    // Both ends tried (when native I/O is on) and both fell back.
+    expect(attempts).toBe(nativeExpected() ? 2 : 0);
+    expectTcpSocket(serverWs._socket, false);
+    expectTcpSocket(client._socket, false);
+    expect(pair.server.wss.clients.size).toBe(1);
+
+    const [data] = await roundTrip(client, serverWs, 'after a failed dup');
+    expect(data.toString()).toBe('after a failed dup');
+    const closed = once(serverWs, 'close');
+    client.close(1000, 'done');
+    const [code, reason] = await closed;
+    expect(code).toBe(1000);
+    expect(reason.toString()).toBe('done');
+  });
 });
 
 describe('addresses', () => {
