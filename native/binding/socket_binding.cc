@@ -29,7 +29,17 @@ constexpr size_t kReadBytes = 64 * 1024;
 // Reads per wake-up while the kernel keeps filling the buffer, so one busy
 // connection cannot starve the others on the loop.
 constexpr int kMaxReadsPerWake = 16;
-// A large message may come in one read of up to this much.
+// How much one read takes when the kernel holds more than kReadBytes. Up to
+// kHeapReadBytes the Buffer stays under glibc's 128 KiB mmap threshold and
+// comes from the heap; a larger Buffer is a fresh mmap that is faulted in and
+// unmapped again, which only pays when that much is waiting: then a large
+// message arrives in one Buffer instead of being reassembled from pieces.
+// Measured (bench/run-all.js, binary echoes): reading up to 1 MiB whenever
+// more was waiting put a quarter of the server's CPU in page faults at
+// 64 KiB x 100 connections (63 us per message against ws's 53); capping every
+// read at 124 KiB cost 1.45-1.59x ws's CPU at 1 MiB (reassembly).
+constexpr size_t kHeapReadBytes = 124 * 1024;
+constexpr size_t kLargeReadMinBytes = 512 * 1024;
 constexpr size_t kMaxReadBytes = 1024 * 1024;
 
 // What onEvent(kind, value) reports; lib/native-socket.js has the same list.
@@ -116,7 +126,11 @@ std::unique_ptr<Keeper> borrowBuffer(void* context, size_t index) {
 size_t moreAvailable(int fd) {
   int available = 0;
   if (::ioctl(fd, FIONREAD, &available) != 0 || available <= 0) return 0;
-  return std::min(static_cast<size_t>(available), kMaxReadBytes - kReadBytes);
+  const size_t waiting = static_cast<size_t>(available);
+  if (kReadBytes + waiting >= kLargeReadMinBytes) {
+    return std::min(waiting, kMaxReadBytes - kReadBytes);
+  }
+  return std::min(waiting, kHeapReadBytes - kReadBytes);
 }
 
 void readAvailable(Connection* connection) {
