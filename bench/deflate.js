@@ -25,6 +25,7 @@ const path = require('path');
 const zlib = require('zlib');
 
 const binding = require('../lib/binding');
+const { makeRandom } = require('./loadgen/harness');
 
 const QUICK = process.argv.includes('--quick');
 const BASELINE_PATH = argValue('--baseline');
@@ -50,23 +51,6 @@ const IDLE_CONNECTIONS = 500;
 function argValue(name) {
   const at = process.argv.indexOf(name);
   return at === -1 ? undefined : process.argv[at + 1];
-}
-
-/**
- * A seeded PRNG (mulberry32): the same text in every run.
- *
- * @param {number} seed
- * @return {function(): number} the next 32-bit unsigned value
- */
-function makeRandom(seed) {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
 }
 
 /**

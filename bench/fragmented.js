@@ -24,6 +24,7 @@ const net = require('net');
 const path = require('path');
 
 const {
+  makeRandom,
   RATIO_BASE,
   SERVERS,
   bindingPath,
@@ -47,23 +48,6 @@ const MESSAGE_TIMEOUT_MS = 60000;
 const CLIENT_TIMEOUT_MS = 600000;
 
 // ---------------------------------------------------------------- payloads
-
-/**
- * A seeded PRNG (mulberry32): the same payload in every run.
- *
- * @param {number} seed Seed
- * @return {function(): number} Unsigned 32-bit values
- */
-function makeRandom(seed) {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
-}
 
 /**
  * @param {number} size Bytes

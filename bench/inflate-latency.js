@@ -24,6 +24,7 @@ const net = require('net');
 const os = require('os');
 const path = require('path');
 const zlib = require('zlib');
+const { makeRandom } = require('./loadgen/harness');
 
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 const MIB = 1024 * 1024;
@@ -41,23 +42,6 @@ function parseArgs(argv) {
     if (argv[i].startsWith('--')) options[argv[i].slice(2)] = argv[++i];
   }
   return options;
-}
-
-/**
- * A seeded PRNG (mulberry32): the same text in every run.
- *
- * @param {number} seed
- * @return {function(): number}
- */
-function makeRandom(seed) {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
 }
 
 /**

@@ -21,6 +21,7 @@ const binding = require('../lib/binding');
 const { isValidUTF8Short } = require('../lib/validation');
 const bufferUtil = require('bufferutil');
 const utf8Validate = require('utf-8-validate');
+const { makeRandom } = require('./loadgen/harness');
 
 const MASK_SIZES = [125, 1024, 64 * 1024, 1024 * 1024];
 const UTF8_SIZES = [1024, 64 * 1024, 1024 * 1024];
@@ -64,23 +65,6 @@ function race(contestants, bytes, sampleNs) {
     }
   }
   return Object.fromEntries(entries.map(({ name, best }) => [name, best]));
-}
-
-/**
- * A seeded PRNG (mulberry32): the same data in every process.
- *
- * @param {number} seed
- * @return {function(): number}
- */
-function makeRandom(seed) {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
 }
 
 function randomBytes(size) {

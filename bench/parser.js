@@ -27,6 +27,7 @@ const { setImmediate: tick } = require('timers/promises');
 
 const binding = require('../lib/binding');
 const bufferUtil = require('bufferutil');
+const { makeRandom } = require('./loadgen/harness');
 
 const QUICK = process.argv.includes('--quick');
 // Many short samples, best kept: on a shared machine a short sample is more likely to fall in a
@@ -46,23 +47,6 @@ const SERVER_OPTIONS = {
   skipUTF8Validation: false,
   perMessageDeflate: false
 };
-
-/**
- * A seeded PRNG (mulberry32), so every run parses the same text.
- *
- * @param {number} seed
- * @return {function(): number}
- */
-function makeRandom(seed) {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
-}
 
 /**
  * Valid UTF-8 of exactly `size` bytes: 'ascii', or 'mixed' (a third ASCII, a third 2-byte, a
