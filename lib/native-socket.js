@@ -75,7 +75,6 @@ class NativeSocket extends EventEmitter {
     this._corkedChunks = [];
     this._corkedCallbacks = [];
     this._accepted = 0;
-    this._flushed = 0;
     this._callbacks = [];
     this._shutdown = false;
     this._timeout = null;
@@ -452,9 +451,9 @@ function writeChunks(socket, data, callbacks) {
   const bytes = Array.isArray(data) ? byteLength(data) : data.length;
   socket.bytesWritten += bytes;
   socket._accepted += bytes;
-  socket._writableState.length = queued + corkedBytes(socket);
+  // Nothing is corked here: uncork() hands over the whole corked list.
+  socket._writableState.length = queued;
   if (queued === 0) {
-    socket._flushed = socket._accepted;
     if (callbacks) {
       for (const cb of callbacks) process.nextTick(cb, null);
     }
@@ -466,7 +465,6 @@ function writeChunks(socket, data, callbacks) {
 }
 
 function onFlushed(socket, flushed) {
-  socket._flushed = flushed;
   const callbacks = socket._callbacks;
   let done = 0;
   while (done < callbacks.length && callbacks[done].end <= flushed) done++;
@@ -492,7 +490,7 @@ function maybeShutdown(socket) {
     !state.ending ||
     socket._shutdown ||
     socket.destroyed ||
-    socket._accepted !== socket._flushed
+    state.length !== 0
   ) {
     return;
   }
