@@ -25,7 +25,7 @@ const path = require('path');
 const zlib = require('zlib');
 
 const binding = require('../lib/binding');
-const { makeRandom } = require('./loadgen/harness');
+const { makeRandom, wordText } = require('./loadgen/harness');
 
 const QUICK = process.argv.includes('--quick');
 const BASELINE_PATH = argValue('--baseline');
@@ -54,34 +54,15 @@ function argValue(name) {
 }
 
 /**
- * English-like text of exactly `size` bytes: words from a 2000-word vocabulary drawn with a
- * skewed (roughly Zipf) distribution, spaces, some punctuation and numbers. It compresses about
- * as well as chat or JSON traffic, unlike zeros (too well) or noise (not at all).
+ * English-like text of exactly `size` bytes (harness wordText): the vocabulary
+ * is the same in every call, the words drawn depend on `seed`.
  *
  * @param {number} size
  * @param {number} seed
  * @return {Buffer}
  */
 function text(size, seed) {
-  const vocabularyRandom = makeRandom(1);
-  const vocabulary = [];
-  for (let i = 0; i < 2000; i++) {
-    let word = '';
-    const length = 2 + (vocabularyRandom() % 8);
-    for (let j = 0; j < length; j++) {
-      word += String.fromCharCode(0x61 + (vocabularyRandom() % 26));
-    }
-    vocabulary.push(word);
-  }
-  const random = makeRandom(seed);
-  let out = '';
-  while (out.length < size) {
-    const u = (random() % 10000) / 10000;
-    out += vocabulary[Math.floor(vocabulary.length * u * u * u)];
-    const r = random() % 16;
-    out += r === 0 ? '. ' : r === 1 ? `, ${random() % 1000} ` : ' ';
-  }
-  return Buffer.from(out.slice(0, size));
+  return wordText(size, makeRandom(1), makeRandom(seed));
 }
 
 /**

@@ -24,7 +24,7 @@ const net = require('net');
 const os = require('os');
 const path = require('path');
 const zlib = require('zlib');
-const { makeRandom } = require('./loadgen/harness');
+const { makeRandom, wordText } = require('./loadgen/harness');
 
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 const MIB = 1024 * 1024;
@@ -52,28 +52,7 @@ function parseArgs(argv) {
  * @return {Buffer}
  */
 function text(size) {
-  const random = makeRandom(7);
-  const vocabulary = [];
-  for (let i = 0; i < 2000; i++) {
-    let word = '';
-    const length = 2 + (random() % 8);
-    for (let j = 0; j < length; j++) {
-      word += String.fromCharCode(0x61 + (random() % 26));
-    }
-    vocabulary.push(word);
-  }
-  const parts = [];
-  let length = 0;
-  while (length < MIB) {
-    const u = (random() % 10000) / 10000;
-    const word = vocabulary[Math.floor(vocabulary.length * u * u * u)];
-    const r = random() % 16;
-    const part =
-      word + (r === 0 ? '. ' : r === 1 ? `, ${random() % 1000} ` : ' ');
-    parts.push(part);
-    length += part.length;
-  }
-  const block = Buffer.from(parts.join('').slice(0, MIB));
+  const block = wordText(MIB, makeRandom(7));
   const out = Buffer.allocUnsafe(size);
   for (let at = 0; at < size; at += MIB)
     block.copy(out, at, 0, Math.min(MIB, size - at));

@@ -484,8 +484,40 @@ function makeRandom(seed) {
   };
 }
 
+/**
+ * English-like text of exactly `size` bytes: words from a 2000-word vocabulary
+ * drawn with a skewed (roughly Zipf) distribution, spaces, some punctuation
+ * and numbers. It compresses about as well as chat or JSON traffic, unlike
+ * zeros (too well) or noise (not at all).
+ *
+ * @param {number} size Bytes of text
+ * @param {function(): number} vocabularyRandom Draws the vocabulary
+ * @param {function(): number} [random=vocabularyRandom] Draws the words
+ * @return {Buffer} ASCII text
+ */
+function wordText(size, vocabularyRandom, random = vocabularyRandom) {
+  const vocabulary = [];
+  for (let i = 0; i < 2000; i++) {
+    let word = '';
+    const length = 2 + (vocabularyRandom() % 8);
+    for (let j = 0; j < length; j++) {
+      word += String.fromCharCode(0x61 + (vocabularyRandom() % 26));
+    }
+    vocabulary.push(word);
+  }
+  let out = '';
+  while (out.length < size) {
+    const u = (random() % 10000) / 10000;
+    out += vocabulary[Math.floor(vocabulary.length * u * u * u)];
+    const r = random() % 16;
+    out += r === 0 ? '. ' : r === 1 ? `, ${random() % 1000} ` : ' ';
+  }
+  return Buffer.from(out.slice(0, size));
+}
+
 module.exports = {
   makeRandom,
+  wordText,
   BENCH,
   LOADGEN,
   RATIO_BASE,
