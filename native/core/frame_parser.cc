@@ -81,6 +81,9 @@ struct FrameParser::Impl {
   // The frame being read.
   FrameHeader frame_;
   uint64_t payloadLeft_ = 0;
+  // Some of this frame's payload was read directly (commitDirect): the rest
+  // is too, however little is left, so the frame ends in a direct read.
+  bool directFrame_ = false;
   size_t maskPhase_ = 0;
   bool maskIsZero_ = true;
 
@@ -287,6 +290,7 @@ HeaderStep FrameParser::Impl::decodeHeader(const uint8_t* bytes,
 void FrameParser::Impl::beginFrame(const FrameHeader& header) {
   frame_ = header;
   payloadLeft_ = header.payloadBytes;
+  directFrame_ = false;
   maskPhase_ = 0;
   maskIsZero_ = !header.masked || (header.mask[0] | header.mask[1] |
                                    header.mask[2] | header.mask[3]) == 0;
@@ -711,6 +715,58 @@ ExecuteResult FrameParser::execute(uint8_t* data, size_t length,
   impl.events_ = nullptr;
   impl.owned_ = nullptr;
   return result;
+}
+
+size_t FrameParser::directWindow(size_t minBytes,
+                                 uint8_t** destination) noexcept {
+  Impl& impl = *impl_;
+  if (impl.phase_ != Impl::Phase::kPayload || isControl(impl.frame_.opcode) ||
+      impl.compressed_ || impl.payloadLeft_ == 0 ||
+      (impl.payloadLeft_ < minBytes && !impl.directFrame_)) {
+    return 0;
+  }
+  // Every read is a piece, as every chunk copied into a message is.
+  if (impl.options_.maxBufferedChunks != 0 &&
+      impl.pieces_ >= impl.options_.maxBufferedChunks) {
+    return 0;
+  }
+  ByteBuffer& message = impl.message_;
+  const size_t held = message.size();
+  if (message.capacity() - held < minBytes) {
+    // Double what arrived (at least minBytes), never past the frame's end:
+    // a large frame takes a handful of reads and reallocations, which move
+    // nothing once glibc serves the block with mmap.
+    uint64_t grow = std::min<uint64_t>(impl.payloadLeft_,
+                                       std::max<uint64_t>(held, minBytes));
+    // Leave no tail under minBytes for a window of its own.
+    if (impl.payloadLeft_ - grow < minBytes) grow = impl.payloadLeft_;
+    const uint64_t target = uint64_t{held} + grow;
+    if (target > SIZE_MAX || !message.reserve(static_cast<size_t>(target))) {
+      return 0;  // the normal path reports the failure
+    }
+  }
+  *destination = message.data() + held;
+  return static_cast<size_t>(std::min<uint64_t>(
+      impl.payloadLeft_, uint64_t{message.capacity() - held}));
+}
+
+bool FrameParser::commitDirect(size_t bytes) noexcept {
+  Impl& impl = *impl_;
+  if (bytes == 0) return false;
+  // Within the capacity directWindow() reserved: extend() does not move.
+  uint8_t* written = impl.message_.extend(bytes);
+  if (written == nullptr) {
+    impl.fail(Status::kOutOfMemory);
+    return true;
+  }
+  ++impl.pieces_;
+  impl.payloadLeft_ -= bytes;
+  impl.directFrame_ = true;
+  if (!impl.unmaskAndValidate(written, written, bytes, impl.validateText_)) {
+    impl.fail(Status::kInvalidUtf8);
+    return true;
+  }
+  return impl.payloadLeft_ == 0;
 }
 
 bool FrameParser::finished() const noexcept {

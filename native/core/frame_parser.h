@@ -108,6 +108,27 @@ class FrameParser {
 
   std::vector<ByteBuffer>& ownedPayloads() noexcept { return owned_; }
 
+  // Direct payload reads: the socket reads the rest of a large uncompressed
+  // data frame straight into the message buffer instead of into a chunk the
+  // parser then copies from. Only valid between execute() calls, with every
+  // byte read so far already given to execute().
+  //
+  // Returns how many payload bytes may be written at *destination now: 0
+  // unless the current frame is an uncompressed data frame with at least
+  // `minBytes` of payload left, or one already read directly in part (then
+  // read normally). The window never goes past the frame, and the buffer
+  // grows at most to twice the bytes that really arrived (or minBytes, or
+  // the frame's end when less than minBytes would be left), so a header
+  // announcing more than is sent costs next to nothing.
+  [[nodiscard]] size_t directWindow(size_t minBytes,
+                                    uint8_t** destination) noexcept;
+  // `bytes` (at most the last window) were written at its destination:
+  // unmasks them in place, validates UTF-8, counts the piece. Returns true
+  // when the next execute() has something to report even without input (the
+  // frame is complete, or the bytes were invalid: that error is sticky and
+  // reported by that execute()).
+  bool commitDirect(size_t bytes) noexcept;
+
   bool finished() const noexcept;  // a close frame was read
   // Bytes this parser holds right now for incomplete messages (header carry +
   // message buffer).

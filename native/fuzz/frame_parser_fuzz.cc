@@ -4,7 +4,8 @@
 //
 // Input layout (all config bytes are taken modulo their table sizes):
 //   [0] bit 0 client role, bit 1 permessage-deflate, bit 2 skip UTF-8
-//       validation, bit 3 inflate no context takeover, bits 4-6 window 8..15
+//       validation, bit 3 inflate no context takeover, bits 4-6 window 8..15,
+//       bit 7 direct payload reads (as the native socket does them)
 //   [1] maxPayloadBytes index   [2] maxFragments index
 //   [3] maxBufferedChunks index
 //   [4] bits 0-3 event capacity 1..16, bits 4-7 inflate budget index
@@ -83,8 +84,11 @@ struct Chunker {
 // Feeds `stream` (a private copy: the parser unmasks in place) in the chunks
 // `chunker` picks, checking every per-call invariant, and records what a user
 // would see.
+// With `directMinBytes` != 0, bytes go straight into the parser's window
+// whenever it offers one (FrameParser::directWindow), and a commit that
+// completes a frame is followed by an empty chunk, as the socket does.
 Outcome run(const wsn::ParserOptions& options, const Bytes& input,
-            Chunker chunker, size_t eventCapacity) {
+            Chunker chunker, size_t eventCapacity, size_t directMinBytes = 0) {
   Bytes stream = input;
   wsn::FrameParser parser(options);
   std::vector<wsn::ParserEvent> events(eventCapacity);
@@ -93,7 +97,18 @@ Outcome run(const wsn::ParserOptions& options, const Bytes& input,
   const uint64_t maxPayload = options.maxPayloadBytes;
 
   while (position < stream.size()) {
-    const size_t chunkBytes = chunker.next(stream.size() - position);
+    size_t chunkBytes = chunker.next(stream.size() - position);
+    if (directMinBytes != 0) {
+      uint8_t* destination = nullptr;
+      const size_t window = parser.directWindow(directMinBytes, &destination);
+      if (window != 0) {
+        const size_t bytes = std::min(window, chunkBytes);
+        std::memcpy(destination, stream.data() + position, bytes);
+        position += bytes;
+        if (!parser.commitDirect(bytes)) continue;
+        chunkBytes = 0;  // an empty chunk: the parser reports the frame
+      }
+    }
     // A private heap copy of exactly the chunk, so ASan sees any read or
     // write past its end.
     Bytes chunk(
@@ -235,8 +250,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                                       sizeof(kLargestChunkChoices[0]))];
   const Bytes stream(data + kConfigBytes, data + size);
 
-  const Outcome split =
-      run(options, stream, Chunker{seed, largest}, eventCapacity);
+  constexpr size_t kDirectMinChoices[] = {1, 3, 100};
+  const size_t directMinBytes =
+      (data[0] & 0x80) != 0 ? kDirectMinChoices[data[5] % 3] : 0;
+  const Outcome split = run(options, stream, Chunker{seed, largest},
+                            eventCapacity, directMinBytes);
 
   // Split invariance: the same stream in one chunk with room for every event
   // gives the same events and the same error. The count of copied pieces

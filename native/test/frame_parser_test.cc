@@ -5,6 +5,7 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -1095,6 +1096,218 @@ void testRandomStreams() {
 
 }  // namespace
 
+// Reads as a NativeSocket does (socket_binding.cc readDirect): whenever the
+// parser offers a direct window, the next bytes go straight into it (at most
+// `readBytes` per read); otherwise a chunk of `readBytes` goes to execute().
+// A commit that completes a frame is followed by an empty execute(), as the
+// socket then delivers an empty chunk. Every input must give what feeding it
+// whole gives. *directBytes: how many bytes took the direct path.
+Outcome feedDirect(const ParserOptions& options, const Bytes& input,
+                   size_t readBytes, size_t minBytes, size_t* directBytes) {
+  FrameParser parser(options);
+  Outcome outcome;
+  std::vector<ParserEvent> events(1024);
+  *directBytes = 0;
+  auto run = [&](Bytes& chunk) {
+    size_t start = 0;
+    do {
+      ++outcome.calls;
+      auto result = parser.execute(chunk.data() + start, chunk.size() - start,
+                                   events.data(), events.size());
+      for (size_t i = 0; i < result.eventCount; ++i) {
+        const ParserEvent& event = events[i];
+        Event copy{event.opcode, event.closeCode, {}};
+        if (event.owned) {
+          const auto& buffer = parser.ownedPayloads()[event.ownedIndex];
+          copy.payload = copyOf(buffer.data(), buffer.size());
+        } else {
+          copy.payload =
+              copyOf(chunk.data() + start + event.offset, event.length);
+        }
+        outcome.events.push_back(copy);
+      }
+      if (result.status != Status::kOk &&
+          result.status != Status::kInflatePending) {
+        outcome.status = result.status;
+        outcome.detail = result.statusDetail;
+        return false;
+      }
+      start += result.bytesConsumed;
+    } while (start < chunk.size());
+    return true;
+  };
+  size_t position = 0;
+  while (position < input.size()) {
+    uint8_t* destination = nullptr;
+    const size_t window = parser.directWindow(minBytes, &destination);
+    if (window != 0) {
+      const size_t bytes =
+          std::min({window, readBytes, input.size() - position});
+      std::memcpy(destination, input.data() + position, bytes);
+      position += bytes;
+      *directBytes += bytes;
+      if (parser.commitDirect(bytes)) {
+        Bytes empty;
+        if (!run(empty)) return outcome;
+      }
+      continue;
+    }
+    const size_t bytes = std::min(readBytes, input.size() - position);
+    Bytes chunk(input.begin() + static_cast<long>(position),
+                input.begin() + static_cast<long>(position + bytes));
+    position += bytes;
+    if (!run(chunk)) return outcome;
+  }
+  return outcome;
+}
+
+Bytes patternOf(size_t length, uint32_t seed) {
+  Bytes out(length);
+  for (size_t i = 0; i < length; ++i) {
+    seed = seed * 1103515245u + 12345u;
+    out[i] = static_cast<uint8_t>(seed >> 16);
+  }
+  return out;
+}
+
+// Valid UTF-8 with 1- to 4-byte sequences, so reads cut sequences anywhere.
+Bytes mixedText(size_t minLength) {
+  const std::string unit = "ascii \xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80 ";
+  Bytes out;
+  while (out.size() < minLength)
+    out.insert(out.end(), unit.begin(), unit.end());
+  return out;
+}
+
+void checkDirect(const ParserOptions& options, const Bytes& input,
+                 const char* name, bool expectDirect) {
+  const Outcome whole = feedWhole(options, input);
+  size_t mismatches = 0;
+  size_t directSomewhere = 0;
+  for (const size_t readBytes : {size_t{1000}, size_t{4096}, size_t{16411},
+                                 size_t{65536}, size_t{1} << 20}) {
+    for (const size_t minBytes : {size_t{1}, size_t{16384}}) {
+      size_t directBytes = 0;
+      if (!(feedDirect(options, input, readBytes, minBytes, &directBytes) ==
+            whole)) {
+        std::fprintf(stderr, "%s: direct mismatch, reads %zu, min %zu\n", name,
+                     readBytes, minBytes);
+        ++mismatches;
+      }
+      directSomewhere += directBytes;
+    }
+  }
+  WSN_CHECK(mismatches == 0);
+  if (expectDirect != (directSomewhere != 0)) {
+    std::fprintf(stderr, "%s: direct bytes %zu\n", name, directSomewhere);
+  }
+  WSN_CHECK(expectDirect == (directSomewhere != 0));
+}
+
+void testDirectReads() {
+  const ParserOptions server = serverOptions();
+  const Bytes big = patternOf(300 * 1024, 7);
+  const Bytes text = mixedText(200 * 1024);
+
+  checkDirect(server, frameOf(wsn::kOpBinary, big), "binary 300 KiB", true);
+  checkDirect(server, frameOf(wsn::kOpText, text), "text 200 KiB", true);
+  checkDirect(clientOptions(), frameOf(wsn::kOpBinary, big, true, false),
+              "unmasked binary (client role)", true);
+  // A fragmented message with large pieces, a ping between two of them, and
+  // a small message after it: order and bytes as when fed whole.
+  const Bytes first(big.begin(), big.begin() + 100000);
+  const Bytes second(big.begin() + 100000, big.end());
+  checkDirect(server,
+              concat({frameOf(wsn::kOpBinary, first, false),
+                      frameOf(wsn::kOpPing, bytesOf("between")),
+                      frameOf(wsn::kOpContinuation, second),
+                      frameOf(wsn::kOpText, bytesOf("after")),
+                      frameOf(wsn::kOpClose, Bytes{0x03, 0xe8})}),
+              "fragmented, ping between, message after", true);
+  // Invalid UTF-8 far into a large text frame: 1007 (kInvalidUtf8) after the
+  // same events, whichever path read the bad byte.
+  Bytes bad = mixedText(150 * 1024);
+  bad[140 * 1024] = 0xff;
+  checkDirect(server,
+              concat({frameOf(wsn::kOpText, bytesOf("ok")),
+                      frameOf(wsn::kOpText, bad)}),
+              "invalid UTF-8 deep in a large frame", true);
+  // A text message cut mid-sequence between two fragments.
+  const Bytes euros = mixedText(90 * 1024);
+  const Bytes head(euros.begin(), euros.begin() + 40001);
+  const Bytes tail(euros.begin() + 40001, euros.end());
+  checkDirect(server,
+              concat({frameOf(wsn::kOpText, head, false),
+                      frameOf(wsn::kOpContinuation, tail)}),
+              "UTF-8 sequence cut between fragments", true);
+
+  // Compressed frames are inflated from chunks, never read directly.
+  ParserOptions deflate = serverOptions();
+  deflate.perMessageDeflate = true;
+  FrameSpec compressed;
+  compressed.opcode = wsn::kOpText;
+  compressed.rsv1 = true;
+  checkDirect(deflate, makeFrame(compressed, deflateRaw(big)),
+              "compressed: no direct reads", false);
+  // Small frames never open a window of 16 KiB.
+  FrameParser small(server);
+  std::vector<ParserEvent> events(16);
+  Bytes smallFrame = frameOf(wsn::kOpBinary, patternOf(1000, 3));
+  smallFrame.resize(500);
+  (void)small.execute(smallFrame.data(), smallFrame.size(), events.data(),
+                      events.size());
+  uint8_t* destination = nullptr;
+  WSN_CHECK(small.directWindow(16384, &destination) == 0);
+
+  // A header announcing 64 MiB with nothing behind it: the first window is
+  // minBytes, and each later one at most doubles what really arrived.
+  {
+    FrameParser liar(server);
+    FrameSpec spec;
+    spec.opcode = wsn::kOpBinary;
+    spec.claimedLength = 64u << 20;
+    Bytes header = makeFrame(spec, Bytes{});
+    (void)liar.execute(header.data(), header.size(), events.data(),
+                       events.size());
+    size_t held = 0;
+    bool bounded = true;
+    for (int i = 0; i < 6; ++i) {
+      const size_t window = liar.directWindow(16384, &destination);
+      bounded = bounded && window == std::max<size_t>(held, 16384) &&
+                liar.bufferedBytes() <= 2 * std::max<size_t>(held, 16384);
+      std::memset(destination, 0, window);
+      (void)liar.commitDirect(window);
+      held += window;
+    }
+    WSN_CHECK(bounded);
+    WSN_CHECK(held == 16384u * 32);
+  }
+  // maxBufferedChunks counts direct reads: once reached, no window opens and
+  // the next chunk fails with the limit.
+  {
+    ParserOptions limited = serverOptions();
+    limited.maxBufferedChunks = 3;
+    FrameParser parser(limited);
+    Bytes frame = frameOf(wsn::kOpBinary, big);
+    (void)parser.execute(frame.data(), 14, events.data(), events.size());
+    size_t position = 14;
+    int windows = 0;
+    for (;;) {
+      const size_t window = parser.directWindow(1, &destination);
+      if (window == 0) break;
+      const size_t bytes = std::min<size_t>(window, 1000);
+      std::memcpy(destination, frame.data() + position, bytes);
+      position += bytes;
+      (void)parser.commitDirect(bytes);
+      ++windows;
+    }
+    WSN_CHECK(windows == 3);
+    auto result = parser.execute(frame.data() + position, 1000, events.data(),
+                                 events.size());
+    WSN_CHECK(result.status == Status::kTooManyBufferedParts);
+  }
+}
+
 int main() {
   testRfcExamples();
   testValidSequences();
@@ -1104,5 +1317,6 @@ int main() {
   testAfterCloseAndCapacity();
   testInflateBudget();
   testRandomStreams();
+  testDirectReads();
   return wsn::test::finish("frame_parser_test");
 }
