@@ -230,6 +230,14 @@ export interface NativeSocketHandle {
    * reference, not copied). Returns the bytes still queued (>= 0), or -errno (nothing queued).
    */
   write(data: Uint8Array | Uint8Array[]): number;
+  /**
+   * Lets reads skip the Receiver: while `idle[0] === 1` (the Receiver has parsed every byte
+   * delivered to it and holds no event back), the rest of a large uncompressed data frame is read
+   * straight into `parser`'s message buffer. A completed frame is then announced by an empty
+   * chunk, which the Receiver parses as usual. `null` unlinks. `idle` must be a view over an
+   * ArrayBuffer. Both are kept alive until unlinked or closed.
+   */
+  linkParser(parser: FrameParser | null, idle?: Int32Array): void;
   /** shutdown(SHUT_WR); 0 or errno. Call once nothing is queued. */
   shutdown(): number;
   /** Closes the descriptor and drops anything queued; idempotent. */
@@ -243,9 +251,10 @@ export interface NativeSocketHandle {
 /**
  * The two functions every NativeSocket reports to, with its `owner` as `this`: onData(chunk) for
  * each read; onEvent(kind, value) with kind 0 = end of stream, 1 = error (value: errno), 2 = bytes
- * flushed from the queue (value: total bytes written to the kernel so far).
+ * flushed from the queue (value: total bytes written to the kernel so far). onData's second
+ * argument counts the bytes read straight into a linked parser since the last call.
  */
 export function setSocketCallbacks(
-  onData: (this: object, chunk: Buffer) => void,
+  onData: (this: object, chunk: Buffer, directBytes: number) => void,
   onEvent: (this: object, kind: 0 | 1 | 2, value: number) => void
 ): void;

@@ -171,6 +171,8 @@ class NativeSocket extends EventEmitter {
 
   unshift(chunk) {
     if (chunk && chunk.length > 0) {
+      // Bytes the parser has not seen now come first: no more reads into it.
+      if (!this.destroyed) this._handle.linkParser(null);
       this._pending.unshift(chunk);
       this._readableState.length += chunk.length;
     }
@@ -408,11 +410,14 @@ function adoptSocket(socket, head) {
 /**
  * The addon's read callback (`this` is the NativeSocket).
  *
- * @param {Buffer} chunk Bytes read
+ * @param {Buffer} chunk Bytes read; empty after bytes were read straight
+ *     into the linked parser (see Receiver#attachNativeReads)
+ * @param {Number} directBytes Bytes read straight into the parser since the
+ *     last call
  * @private
  */
-function onNativeData(chunk) {
-  this.bytesRead += chunk.length;
+function onNativeData(chunk, directBytes) {
+  this.bytesRead += chunk.length + directBytes;
   if (this._timeout) this._timeout.refresh();
   this.emit('data', chunk);
 }

@@ -89,6 +89,28 @@ class Receiver extends Writable {
     this._owned = null;
     this._status = 0;
     this._detail = 0;
+
+    //
+    // Set by attachNativeReads(): 1 while every byte delivered here has been
+    // parsed and no event is held back, so the native socket may read a large
+    // frame's payload straight into the parser.
+    //
+    this._idle = null;
+  }
+
+  /**
+   * Lets a NativeSocket read the rest of large uncompressed frames straight
+   * into this receiver's parser while the receiver is caught up; the socket
+   * then delivers an empty chunk when such a frame is complete.
+   *
+   * @param {Object} handle The addon's NativeSocket handle
+   * @private
+   */
+  attachNativeReads(handle) {
+    if (this._concluded) return;
+    if (this._parser === null) this._parser = createParser(this);
+    this._idle = new Int32Array(new ArrayBuffer(4));
+    handle.linkParser(this._parser, this._idle);
   }
 
   /**
@@ -109,6 +131,7 @@ class Receiver extends Writable {
     }
 
     if (this._parser === null) this._parser = createParser(this);
+    if (this._idle !== null) this._idle[0] = 0;
 
     this._chunk = chunk;
     this._offset = 0;
@@ -116,6 +139,12 @@ class Receiver extends Writable {
     this._eventCount = 0;
     this._eventIndex = 0;
     this._status = 0;
+
+    //
+    // An empty chunk comes from the native socket after it read a frame's
+    // payload straight into the parser: the parser reports that frame now.
+    //
+    if (chunk.length === 0) this.execute(false);
     this.processChunk();
   }
 
@@ -130,6 +159,7 @@ class Receiver extends Writable {
    */
   _destroy(err, callback) {
     this._parser = null;
+    if (this._idle !== null) this._idle[0] = 0;
     callback(err);
   }
 
@@ -326,6 +356,19 @@ class Receiver extends Writable {
     this._owned = null;
     this._cb = null;
     cb();
+
+    //
+    // cb() may have started the next buffered chunk; caught up only when
+    // none is in progress or waiting.
+    //
+    if (this._idle !== null) {
+      this._idle[0] =
+        this._parser !== null &&
+        this._chunk === null &&
+        this.writableLength === 0
+          ? 1
+          : 0;
+    }
   }
 }
 

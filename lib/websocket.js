@@ -272,6 +272,10 @@ class WebSocket extends EventEmitter {
 
     if (head && head.length > 0) socket.unshift(head);
 
+    if (adopted && process.env.WSN_DIRECT_READS !== '0') {
+      receiver.attachNativeReads(adopted._handle);
+    }
+
     socket.on('close', socketOnClose);
     socket.on('data', socketOnData);
     socket.on('end', socketOnEnd);

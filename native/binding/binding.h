@@ -71,6 +71,9 @@ double numberArg(const Napi::Value& value, const char* what);
 // Each binding file registers its exports.
 void initKernels(Napi::Env env, Napi::Object exports);
 void initParser(Napi::Env env, Napi::Object exports);
+// The engine behind a JS FrameParser, or nullptr when `value` is not one. It
+// lives as long as that JS object.
+FrameParser* frameParserOf(Napi::Value value);
 void initWriter(Napi::Env env, Napi::Object exports);
 void initDeflate(Napi::Env env, Napi::Object exports);
 void initHandshake(Napi::Env env, Napi::Object exports);

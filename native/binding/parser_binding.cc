@@ -257,9 +257,22 @@ class ParserWrap : public Napi::ObjectWrap<ParserWrap> {
 
   InstanceData* instance_;
   std::unique_ptr<FrameParser> parser_;
+
+  friend FrameParser* wsn::binding::frameParserOf(Napi::Value value);
 };
 
 }  // namespace
+
+FrameParser* frameParserOf(Napi::Value value) {
+  if (!value.IsObject()) return nullptr;
+  InstanceData& data = instanceData(value.Env());
+  if (data.parserConstructor.IsEmpty() ||
+      !value.As<Napi::Object>().InstanceOf(data.parserConstructor.Value())) {
+    return nullptr;
+  }
+  ParserWrap* wrap = ParserWrap::Unwrap(value.As<Napi::Object>());
+  return wrap == nullptr ? nullptr : wrap->parser_.get();
+}
 
 void initParser(Napi::Env env, Napi::Object exports) {
   detail::allocUnsafeFor(env);

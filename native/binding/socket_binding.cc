@@ -41,6 +41,9 @@ constexpr int kMaxReadsPerWake = 16;
 constexpr size_t kHeapReadBytes = 124 * 1024;
 constexpr size_t kLargeReadMinBytes = 512 * 1024;
 constexpr size_t kMaxReadBytes = 1024 * 1024;
+// A frame with at least this much payload still to come is read straight
+// into the parser's message buffer (FrameParser::directWindow).
+constexpr size_t kDirectMinBytes = 16 * 1024;
 
 // What onEvent(kind, value) reports; lib/native-socket.js has the same list.
 enum EventKind : uint32_t {
@@ -63,6 +66,16 @@ struct Connection {
   bool closed = false;
   Napi::ObjectReference owner;  // the JS NativeSocket, strong while open
   OutboundQueue queue;
+  // Direct payload reads (linkParser): the parser of this connection's
+  // Receiver, and a word the Receiver keeps at 1 while it has parsed every
+  // byte delivered to it and holds no event back. Only then may bytes skip
+  // it: the parser state is then exactly where the socket stream is.
+  FrameParser* parser = nullptr;
+  Napi::ObjectReference parserOwner;
+  Napi::ObjectReference idleOwner;
+  const int32_t* receiverIdle = nullptr;
+  // Bytes read straight into the parser and not yet counted by JS.
+  size_t directBytes = 0;
 };
 
 void onClosed(uv_handle_t* handle) {
@@ -133,22 +146,83 @@ size_t moreAvailable(int fd) {
   return std::min(waiting, kHeapReadBytes - kReadBytes);
 }
 
+// Hands `chunk` to JS: onData(chunk, bytes read straight into the parser
+// since the last call). An empty chunk only makes the Receiver run its
+// parser, which then reports what direct reads completed.
+void deliver(Connection* connection, napi_value chunk) {
+  Napi::Env env(connection->env);
+  napi_value argv[2] = {
+      chunk,
+      Napi::Number::New(env, static_cast<double>(connection->directBytes))};
+  connection->directBytes = 0;
+  callOwner(connection, instanceData(env).socketOnData.Value(), 2, argv);
+}
+
+void deliverEmpty(Connection* connection) {
+  Napi::HandleScope scope(Napi::Env(connection->env));
+  deliver(connection, newUninitializedBuffer(connection->env, 0));
+}
+
+// A read at end of stream or failure: JS first hears of what direct reads
+// took, then of the end or the error.
+void finishReading(Connection* connection, const ReadResult& result) {
+  if (connection->directBytes != 0) deliverEmpty(connection);
+  if (connection->closed) return;
+  if (result.error != 0) {
+    emitEvent(connection, kEventError, result.error);
+    return;
+  }
+  connection->reading = false;
+  updatePoll(connection);
+  emitEvent(connection, kEventEnd, 0);
+}
+
+enum class DirectRead { kNone, kDrained, kMore, kFinal };
+
+// One read straight into the parser's message buffer, when the Receiver is
+// caught up and the frame being read has a large payload still to come. The
+// kernel then copies the payload once, to where the message is assembled,
+// instead of into a chunk the parser copies from again.
+DirectRead readDirect(Connection* connection, ReadResult* result) {
+  if (connection->parser == nullptr || *connection->receiverIdle != 1) {
+    return DirectRead::kNone;
+  }
+  uint8_t* destination = nullptr;
+  const size_t window =
+      connection->parser->directWindow(kDirectMinBytes, &destination);
+  if (window == 0) return DirectRead::kNone;
+  *result = readSome(connection->fd, destination, window);
+  if (result->bytes == 0) return DirectRead::kFinal;
+  connection->directBytes += result->bytes;
+  if (connection->parser->commitDirect(result->bytes)) {
+    // The frame is complete (or was invalid): the Receiver reports it.
+    deliverEmpty(connection);
+  }
+  return result->bytes < window ? DirectRead::kDrained : DirectRead::kMore;
+}
+
 void readAvailable(Connection* connection) {
   Napi::Env env(connection->env);
   InstanceData& data = instanceData(env);
   uint8_t* scratch = data.readScratch.get();
   for (int reads = 0; reads < kMaxReadsPerWake; ++reads) {
     if (connection->closed || !connection->reading) return;
+    ReadResult direct;
+    switch (readDirect(connection, &direct)) {
+      case DirectRead::kNone:
+        break;
+      case DirectRead::kDrained:
+        return;
+      case DirectRead::kMore:
+        continue;
+      case DirectRead::kFinal:
+        if (!direct.wouldBlock) finishReading(connection, direct);
+        return;
+    }
     const ReadResult result = readSome(connection->fd, scratch, kReadBytes);
     if (result.wouldBlock) return;
-    if (result.error != 0) {
-      emitEvent(connection, kEventError, result.error);
-      return;
-    }
-    if (result.bytes == 0) {
-      connection->reading = false;
-      updatePoll(connection);
-      emitEvent(connection, kEventEnd, 0);
+    if (result.error != 0 || result.bytes == 0) {
+      finishReading(connection, result);
       return;
     }
     Napi::HandleScope scope(env);
@@ -172,8 +246,7 @@ void readAvailable(Connection* connection) {
       std::memcpy(trimmed.Data(), chunk.Data(), filled);
       chunk = trimmed;
     }
-    napi_value argv[1] = {chunk};
-    callOwner(connection, data.socketOnData.Value(), 1, argv);
+    deliver(connection, chunk);
     // A short read emptied the kernel's buffer: wait for the next wake-up
     // rather than pay for a read that returns EAGAIN.
     if (result.bytes < kReadBytes) return;
@@ -227,6 +300,7 @@ class SocketWrap : public Napi::ObjectWrap<SocketWrap> {
         {InstanceMethod<&SocketWrap::readStart>("readStart"),
          InstanceMethod<&SocketWrap::readStop>("readStop"),
          InstanceMethod<&SocketWrap::write>("write"),
+         InstanceMethod<&SocketWrap::linkParser>("linkParser"),
          InstanceMethod<&SocketWrap::shutdown>("shutdown"),
          InstanceMethod<&SocketWrap::close>("close"),
          InstanceMethod<&SocketWrap::setNoDelay>("setNoDelay"),
@@ -330,6 +404,42 @@ class SocketWrap : public Napi::ObjectWrap<SocketWrap> {
     });
   }
 
+  // linkParser(parser, idle): lets reads skip the Receiver (readDirect)
+  // while idle[0] is 1. `idle` is an Int32Array over an ArrayBuffer (its
+  // bytes do not move). linkParser(null) unlinks.
+  Napi::Value linkParser(const Napi::CallbackInfo& info) {
+    return guarded(info, [&]() -> Napi::Value {
+      Napi::Env env = info.Env();
+      if (connection_ == nullptr) return env.Undefined();
+      unlink(connection_);
+      if (info[0].IsNull() || info[0].IsUndefined()) return env.Undefined();
+      FrameParser* parser = frameParserOf(info[0]);
+      if (parser == nullptr) {
+        throw Napi::TypeError::New(
+            env, "The \"parser\" argument must be a FrameParser");
+      }
+      if (!info[1].IsTypedArray() ||
+          info[1].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array ||
+          info[1].As<Napi::Int32Array>().ElementLength() < 1) {
+        throw Napi::TypeError::New(
+            env, "The \"idle\" argument must be an Int32Array");
+      }
+      auto idle = info[1].As<Napi::Int32Array>();
+      connection_->parser = parser;
+      connection_->parserOwner = Napi::Persistent(info[0].As<Napi::Object>());
+      connection_->idleOwner = Napi::Persistent(idle.As<Napi::Object>());
+      connection_->receiverIdle = idle.Data();
+      return env.Undefined();
+    });
+  }
+
+  static void unlink(Connection* connection) {
+    connection->parser = nullptr;
+    connection->receiverIdle = nullptr;
+    connection->parserOwner.Reset();
+    connection->idleOwner.Reset();
+  }
+
   // shutdown() -> 0 or errno. The caller waits until nothing is queued.
   Napi::Value shutdown(const Napi::CallbackInfo& info) {
     int error = EBADF;
@@ -391,6 +501,7 @@ class SocketWrap : public Napi::ObjectWrap<SocketWrap> {
     if (connection == nullptr) return;
     connection_ = nullptr;
     connection->closed = true;
+    unlink(connection);
     connection->queue.clear();
     connection->owner.Reset();
     ::close(connection->fd);

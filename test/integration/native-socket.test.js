@@ -728,6 +728,221 @@ describe('large messages', () => {
   });
 });
 
+/**
+ * Whether a connection made now reads large frame payloads straight into its parser.
+ *
+ * @return {boolean}
+ */
+function directExpected() {
+  return nativeExpected() && process.env.WSN_DIRECT_READS !== '0';
+}
+
+/**
+ * Writes `frames` to a raw client socket in slices of `sliceBytes` with a pause after each, so
+ * the server reads a large frame's payload in several wake-ups: the first with the header, the
+ * others (on native I/O) straight into the parser.
+ *
+ * @param {net.Socket} socket
+ * @param {Buffer} bytes
+ * @param {number} sliceBytes
+ * @return {Promise<void>}
+ */
+async function writeInSlices(socket, bytes, sliceBytes) {
+  for (let at = 0; at < bytes.length; at += sliceBytes) {
+    socket.write(bytes.subarray(at, at + sliceBytes));
+    await sleep(2);
+  }
+}
+
+/**
+ * Opens a raw client to a ws-native server and records, on the server side, the messages, the
+ * empty chunks the NativeSocket emits once a frame read straight into the parser is complete,
+ * and the close.
+ *
+ * @param {Object} [serverOptions]
+ * @return {Promise<Object>} { peer, serverWs, received, emptyChunks(), closed() }
+ */
+async function rawToServer(serverOptions = {}) {
+  const { port, connection } = await startServer(native, serverOptions);
+  const peer = await connectRaw(port);
+  const serverWs = await connection();
+  const received = [];
+  let emptyChunks = 0;
+  let closed = null;
+  serverWs._socket.on('data', (chunk) => {
+    if (chunk.length === 0) emptyChunks++;
+  });
+  serverWs.on('message', (data, isBinary) =>
+    received.push(isBinary ? Buffer.from(data) : data.toString())
+  );
+  serverWs.on('close', (code) => {
+    closed = code;
+  });
+  return {
+    peer,
+    serverWs,
+    received,
+    emptyChunks: () => emptyChunks,
+    closed: () => closed
+  };
+}
+
+describe('large frame payloads read straight into the parser', () => {
+  it('a 1 MiB binary and a 300 KiB text frame sent in slices arrive intact, in order with small messages; bytesRead counts every byte', async () => {
+    const { peer, serverWs, received, emptyChunks } = await rawToServer();
+    expectTcpSocket(serverWs._socket, nativeExpected());
+
+    const big = randomBytes(MIB);
+    const text = 'ascii, é, ☃, 𝄞 — '.repeat(Math.ceil((300 * KIB) / 24));
+    const expected = ['first', big, 'between', text, 'last'];
+    const frames = expected.map((message) =>
+      typeof message === 'string'
+        ? encodeFrame({ opcode: OP.TEXT, payload: message, mask: true })
+        : encodeFrame({ opcode: OP.BINARY, payload: message, mask: true })
+    );
+    const wire = Buffer.concat(frames);
+    // Each large frame's header and first 1000 payload bytes go first, and the server has read
+    // them before the rest follows in 40 000-byte slices (cutting UTF-8 sequences anywhere): the
+    // rest is then read straight into the parser, whatever the timing.
+    const cuts = [];
+    let offset = 0;
+    for (const frame of frames) {
+      if (frame.length > 64 * KIB) cuts.push(offset + 14 + 1000);
+      offset += frame.length;
+    }
+    let sent = 0;
+    for (const cut of [...cuts, wire.length]) {
+      await writeInSlices(peer.socket, wire.subarray(sent, cut), 40000);
+      sent = cut;
+      if (nativeExpected()) {
+        await until(
+          () => serverWs._socket.bytesRead === sent,
+          5000,
+          'the server to read'
+        );
+      } else {
+        await sleep(20);
+      }
+    }
+    await until(
+      () => received.length === expected.length,
+      10000,
+      'all five messages'
+    );
+
+    expect(received).toEqual(expected);
+    if (nativeExpected()) expect(serverWs._socket.bytesRead).toBe(wire.length);
+    // One empty chunk per frame completed by a direct read: exactly the two large ones.
+    expect(emptyChunks()).toBe(directExpected() ? 2 : 0);
+  });
+
+  it('a fragmented message with large fragments and a ping between them: one message, one pong, in order', async () => {
+    const { peer, received, serverWs } = await rawToServer();
+    const pings = [];
+    serverWs.on('ping', (data) =>
+      pings.push([received.length, data.toString()])
+    );
+    const whole = randomBytes(700 * KIB);
+    const wire = Buffer.concat([
+      encodeFrame({
+        opcode: OP.BINARY,
+        payload: whole.subarray(0, 250 * KIB),
+        fin: false,
+        mask: true
+      }),
+      encodeFrame({ opcode: OP.PING, payload: 'mid', mask: true }),
+      encodeFrame({
+        opcode: OP.CONTINUATION,
+        payload: whole.subarray(250 * KIB),
+        mask: true
+      }),
+      encodeFrame({ opcode: OP.TEXT, payload: 'after', mask: true })
+    ]);
+    await writeInSlices(peer.socket, wire, 64 * KIB);
+    await until(() => received.length === 2, 10000, 'both messages');
+
+    expect(received).toEqual([whole, 'after']);
+    expect(pings).toEqual([[0, 'mid']]);
+    const pong = await peer.nextFrame();
+    expect([pong.opcode, Buffer.from(pong.payload).toString()]).toEqual([
+      OP.PONG,
+      'mid'
+    ]);
+  });
+
+  it('invalid UTF-8 deep in a large text frame closes with 1007 and WS_ERR_INVALID_UTF8', async () => {
+    const { peer, serverWs, received, closed } = await rawToServer();
+    const errors = [];
+    serverWs.on('error', (error) => errors.push(error.code));
+    const payload = Buffer.from('é'.repeat(150 * KIB));
+    payload[280 * KIB] = 0xff;
+    const wire = Buffer.concat([
+      encodeFrame({ opcode: OP.TEXT, payload: 'fine', mask: true }),
+      encodeFrame({ opcode: OP.TEXT, payload, mask: true })
+    ]);
+    await writeInSlices(peer.socket, wire, 32 * KIB);
+
+    const { close } = await peer.readUntilClose(5000);
+    expect(close.code).toBe(1007);
+    await until(() => closed() !== null, 3000, "the server's 'close'");
+    expect(received).toEqual(['fine']);
+    expect(errors).toEqual(['WS_ERR_INVALID_UTF8']);
+  });
+
+  it('while paused nothing is read; after resume() the large frame and the rest arrive intact', async () => {
+    const { peer, serverWs, received } = await rawToServer();
+    const big = randomBytes(512 * KIB);
+    const frame = encodeFrame({ opcode: OP.BINARY, payload: big, mask: true });
+    // Half the frame, then pause: the other half waits in the kernel.
+    await writeInSlices(peer.socket, frame.subarray(0, 256 * KIB), 64 * KIB);
+    await sleep(50);
+    serverWs.pause();
+    await writeInSlices(peer.socket, frame.subarray(256 * KIB), 64 * KIB);
+    peer.socket.write(
+      encodeFrame({ opcode: OP.TEXT, payload: 'next', mask: true })
+    );
+    await sleep(100);
+    expect(received).toEqual([]);
+
+    serverWs.resume();
+    await until(() => received.length === 2, 10000, 'both messages');
+    expect(received).toEqual([big, 'next']);
+  });
+
+  it('with allowSynchronousEvents: false, large frames and small messages keep their order', async () => {
+    const { peer, received } = await rawToServer({
+      allowSynchronousEvents: false
+    });
+    const expected = [];
+    const frames = [];
+    for (let i = 0; i < 4; i++) {
+      const big = randomBytes(100 * KIB + i);
+      expected.push(`small ${i}`, big);
+      frames.push(
+        encodeFrame({ opcode: OP.TEXT, payload: `small ${i}`, mask: true }),
+        encodeFrame({ opcode: OP.BINARY, payload: big, mask: true })
+      );
+    }
+    await writeInSlices(peer.socket, Buffer.concat(frames), 24 * KIB);
+    await until(
+      () => received.length === expected.length,
+      10000,
+      'all messages'
+    );
+    expect(received).toEqual(expected);
+  });
+
+  it('a client receives a large message from a server in slices intact', async () => {
+    const { port, connection } = await startServer(native);
+    const client = await connectClient(native, `ws://127.0.0.1:${port}`);
+    const serverWs = await connection();
+    expectTcpSocket(client._socket, nativeExpected());
+    const big = randomBytes(2 * MIB + 3);
+    const [data, isBinary] = await roundTrip(serverWs, client, big);
+    expect([isBinary, Buffer.from(data).equals(big)]).toEqual([true, true]);
+  });
+});
+
 describe('peer reset with a backlog', () => {
   it("closes with 1006, runs every pending send() callback once with an Error, and leaks no 'error'", async () => {
     const { wss, port } = await bareServer();
