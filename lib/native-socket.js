@@ -77,6 +77,7 @@ class NativeSocket extends EventEmitter {
     this._accepted = 0;
     this._callbacks = [];
     this._shutdown = false;
+    this._unshifted = false;
     this._timeout = null;
     this.timeout = 0;
 
@@ -169,9 +170,24 @@ class NativeSocket extends EventEmitter {
     return this;
   }
 
+  /**
+   * Lets the addon read large frame payloads straight into `parser` while
+   * `idle[0]` is 1 (see Receiver#attachNativeReads).
+   *
+   * @param {Object} parser The Receiver's native FrameParser
+   * @param {Int32Array} idle The Receiver's caught-up word
+   * @private
+   */
+  linkParser(parser, idle) {
+    if (!this.destroyed && !this._unshifted) {
+      this._handle.linkParser(parser, idle);
+    }
+  }
+
   unshift(chunk) {
     if (chunk && chunk.length > 0) {
-      // Bytes the parser has not seen now come first: no more reads into it.
+      // Bytes the parser has not seen now come first: no reads into it.
+      this._unshifted = true;
       if (!this.destroyed) this._handle.linkParser(null);
       this._pending.unshift(chunk);
       this._readableState.length += chunk.length;

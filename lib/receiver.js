@@ -14,6 +14,12 @@ const WORDS_PER_EVENT = 4;
 const HEADER_WORDS = 4;
 
 //
+// The chunk size from which a Receiver on a NativeSocket links its parser for
+// direct payload reads (the addon reads directly from 16 KiB left in a frame).
+//
+const LINK_MIN_CHUNK = 16 * 1024;
+
+//
 // Not a Status of native/core/status.h: the engine returned without progress,
 // which would otherwise loop forever. lib/errors.js reports it as an internal
 // error (1011).
@@ -91,26 +97,27 @@ class Receiver extends Writable {
     this._detail = 0;
 
     //
-    // Set by attachNativeReads(): 1 while every byte delivered here has been
-    // parsed and no event is held back, so the native socket may read a large
-    // frame's payload straight into the parser.
+    // Direct payload reads (attachNativeReads()): the NativeSocket until the
+    // first large chunk links it, then a word kept at 1 while every byte
+    // delivered here has been parsed and no event is held back, so the socket
+    // may read a large frame's payload straight into the parser.
     //
+    this._nativeSocket = null;
     this._idle = null;
   }
 
   /**
    * Lets a NativeSocket read the rest of large uncompressed frames straight
    * into this receiver's parser while the receiver is caught up; the socket
-   * then delivers an empty chunk when such a frame is complete.
+   * then delivers an empty chunk when such a frame is complete. The link is
+   * made on the first chunk of 16 KiB or more, so connections that only see
+   * small messages pay nothing for it.
    *
-   * @param {Object} handle The addon's NativeSocket handle
+   * @param {NativeSocket} socket The socket feeding this receiver
    * @private
    */
-  attachNativeReads(handle) {
-    if (this._concluded) return;
-    if (this._parser === null) this._parser = createParser(this);
-    this._idle = new Int32Array(new ArrayBuffer(4));
-    handle.linkParser(this._parser, this._idle);
+  attachNativeReads(socket) {
+    this._nativeSocket = socket;
   }
 
   /**
@@ -131,7 +138,13 @@ class Receiver extends Writable {
     }
 
     if (this._parser === null) this._parser = createParser(this);
-    if (this._idle !== null) this._idle[0] = 0;
+    if (this._idle !== null) {
+      this._idle[0] = 0;
+    } else if (this._nativeSocket !== null && chunk.length >= LINK_MIN_CHUNK) {
+      this._idle = new Int32Array(new ArrayBuffer(4));
+      this._nativeSocket.linkParser(this._parser, this._idle);
+      this._nativeSocket = null;
+    }
 
     this._chunk = chunk;
     this._offset = 0;

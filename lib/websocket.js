@@ -273,7 +273,7 @@ class WebSocket extends EventEmitter {
     if (head && head.length > 0) socket.unshift(head);
 
     if (adopted && process.env.WSN_DIRECT_READS !== '0') {
-      receiver.attachNativeReads(adopted._handle);
+      receiver.attachNativeReads(adopted);
     }
 
     socket.on('close', socketOnClose);
