@@ -62,8 +62,7 @@ const QUICK_CELLS = [
  */
 function connectionsFor(size) {
   if (size <= 1024) return [1, 100, 1000];
-  if (size <= 65536) return [1, 100];
-  return [1];
+  return [1, 100];
 }
 
 /**

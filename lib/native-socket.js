@@ -11,6 +11,11 @@
 // code reach (`ws._socket`): data/end/error/close/finish/drain events, write
 // with callbacks, cork, end, destroy, pause/resume, addresses, keep-alive,
 // ref/unref and timeouts. WSN_NATIVE_IO=0 turns it off.
+//
+// Once its Receiver has seen a chunk of 16 KiB or more, the rest of a large
+// uncompressed frame is read straight into the parser's message buffer while
+// the Receiver is caught up (Receiver#attachNativeReads), and an empty 'data'
+// chunk announces the completed frame. WSN_DIRECT_READS=0 turns that off.
 
 const EventEmitter = require('events');
 const net = require('net');

@@ -43,6 +43,13 @@ const SERVERS = {
     script: path.join(BENCH, 'servers', 'ws-echo.js'),
     args: ['--impl', 'ws-native', '--deflate-level', '6']
   },
+  // Without reads straight into the parser, to measure what they save.
+  'ws-native-nodirect': {
+    label: 'ws-native, no direct payload reads',
+    script: path.join(BENCH, 'servers', 'ws-echo.js'),
+    args: ['--impl', 'ws-native'],
+    env: { WSN_DIRECT_READS: '0' }
+  },
   'ws+bu': {
     label: 'ws + bufferutil + utf-8-validate',
     script: path.join(BENCH, 'servers', 'ws-echo.js'),
@@ -167,7 +174,7 @@ function jsonLines(stream, onJson) {
 function startServer(id, { extraArgs = [], cpu = '0', exposeGc = false } = {}) {
   const spec = SERVERS[id];
   const env = { ...process.env, ...(spec.env || {}) };
-  if (id === 'ws-native') {
+  if (id.startsWith('ws-native')) {
     const binding = bindingPath();
     if (binding) env.WSN_BINDING_PATH = binding;
   } else {
