@@ -131,6 +131,20 @@ struct Outcome {
   }
 };
 
+// What a user sees of one event: an owned payload's bytes, or the span of
+// the input that the execute() call was given at `base`.
+Event eventOf(FrameParser& parser, const ParserEvent& event,
+              const uint8_t* base) {
+  Event copy{event.opcode, event.closeCode, {}};
+  if (event.owned) {
+    const auto& buffer = parser.ownedPayloads()[event.ownedIndex];
+    copy.payload = copyOf(buffer.data(), buffer.size());
+  } else {
+    copy.payload = copyOf(base + event.offset, event.length);
+  }
+  return copy;
+}
+
 // Feeds `input` cut at `cuts` (ascending offsets). Each chunk is a fresh heap
 // copy of exactly its size, so a sanitizer build catches any read past it.
 Outcome feed(FrameParser& parser, const Bytes& input,
@@ -152,17 +166,9 @@ Outcome feed(FrameParser& parser, const Bytes& input,
       auto result = parser.execute(chunk.data() + start, chunk.size() - start,
                                    events.data(), capacity);
       for (size_t i = 0; i < result.eventCount; ++i) {
-        const ParserEvent& event = events[i];
-        Event copy{event.opcode, event.closeCode, {}};
-        if (event.owned) {
-          const auto& buffer = parser.ownedPayloads()[event.ownedIndex];
-          copy.payload = copyOf(buffer.data(), buffer.size());
-          ++outcome.owned;
-        } else {
-          const uint8_t* at = chunk.data() + start + event.offset;
-          copy.payload = copyOf(at, event.length);
-        }
-        outcome.events.push_back(copy);
+        if (events[i].owned) ++outcome.owned;
+        outcome.events.push_back(
+            eventOf(parser, events[i], chunk.data() + start));
       }
       if (result.status == Status::kInflatePending) {
         // Not an error: input is always left over, and the next call (with a
@@ -824,16 +830,7 @@ SliceTrace feedSliced(FrameParser& parser, Bytes chunk) {
     const auto result =
         parser.execute(chunk.data() + start, chunk.size() - start, events, 16);
     for (size_t i = 0; i < result.eventCount; ++i) {
-      const ParserEvent& event = events[i];
-      Event copy{event.opcode, event.closeCode, {}};
-      if (event.owned) {
-        const auto& buffer = parser.ownedPayloads()[event.ownedIndex];
-        copy.payload = copyOf(buffer.data(), buffer.size());
-      } else {
-        copy.payload =
-            copyOf(chunk.data() + start + event.offset, event.length);
-      }
-      trace.events.push_back(copy);
+      trace.events.push_back(eventOf(parser, events[i], chunk.data() + start));
     }
     trace.largestHeldBytes =
         std::max(trace.largestHeldBytes, parser.bufferedBytes());
@@ -1115,16 +1112,8 @@ Outcome feedDirect(const ParserOptions& options, const Bytes& input,
       auto result = parser.execute(chunk.data() + start, chunk.size() - start,
                                    events.data(), events.size());
       for (size_t i = 0; i < result.eventCount; ++i) {
-        const ParserEvent& event = events[i];
-        Event copy{event.opcode, event.closeCode, {}};
-        if (event.owned) {
-          const auto& buffer = parser.ownedPayloads()[event.ownedIndex];
-          copy.payload = copyOf(buffer.data(), buffer.size());
-        } else {
-          copy.payload =
-              copyOf(chunk.data() + start + event.offset, event.length);
-        }
-        outcome.events.push_back(copy);
+        outcome.events.push_back(
+            eventOf(parser, events[i], chunk.data() + start));
       }
       if (result.status != Status::kOk &&
           result.status != Status::kInflatePending) {
