@@ -606,19 +606,29 @@ void testManyPieces() {
 
 // ---- borrowing ------------------------------------------------------------
 
+// What the borrowing tests start from: a Unix socket pair with a 4 KiB send
+// buffer, one queue watched by a KeeperLog, and nothing sent yet.
+struct BorrowSetup {
+  Pair pair;
+  std::mt19937 rng;
+  OutboundQueue queue;
+  KeeperLog log;
+  Bytes expected;
+  Bytes received;
+  uint64_t submitted = 0;
+
+  explicit BorrowSetup(uint32_t seed) : rng(seed) {
+    unixPair(pair, 4096);
+    log.queue = &queue;
+  }
+};
+
 // Pieces under the threshold are copied, pieces at or over it borrowed, a
 // refused borrow copies; the queue reads borrowed bytes from the caller's
 // memory until they are written, then drops the keeper exactly once.
 void testBorrowThreshold() {
-  Pair pair;
-  unixPair(pair, 4096);
-  std::mt19937 rng(5);
-  OutboundQueue queue;
-  KeeperLog log;
-  log.queue = &queue;
-  Bytes expected;
-  Bytes received;
-  uint64_t submitted = 0;
+  BorrowSetup setup(5);
+  auto& [pair, rng, queue, log, expected, received, submitted] = setup;
   fill(pair.writer, expected, rng);
 
   Batch batch;
@@ -676,15 +686,8 @@ void testBorrowThreshold() {
 // borrowed from where the kernel stopped, and its keeper lives until the
 // last byte is flushed.
 void testBorrowAfterPartialWrite() {
-  Pair pair;
-  unixPair(pair, 4096);
-  std::mt19937 rng(6);
-  OutboundQueue queue;
-  KeeperLog log;
-  log.queue = &queue;
-  Bytes expected;
-  Bytes received;
-  uint64_t submitted = 0;
+  BorrowSetup setup(6);
+  auto& [pair, rng, queue, log, expected, received, submitted] = setup;
 
   Batch batch;
   batch.add(randomBytes(rng, 300));
@@ -712,15 +715,8 @@ void testBorrowAfterPartialWrite() {
 // Alternating runs of small and large pieces over several writes keep their
 // order, each large piece borrowed on its own.
 void testBorrowMixedRuns() {
-  Pair pair;
-  unixPair(pair, 4096);
-  std::mt19937 rng(7);
-  OutboundQueue queue;
-  KeeperLog log;
-  log.queue = &queue;
-  Bytes expected;
-  Bytes received;
-  uint64_t submitted = 0;
+  BorrowSetup setup(7);
+  auto& [pair, rng, queue, log, expected, received, submitted] = setup;
   fill(pair.writer, expected, rng);
 
   const char* const patterns[] = {"SLSSLLSL", "LLLL",       "S0L0S",     "0L",
