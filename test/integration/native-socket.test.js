@@ -136,6 +136,22 @@ function roundTrip(from, to, data) {
 }
 
 /**
+ * Sends `text` from `client` to `server`, then 'and back' from `server` to `client`, and
+ * asserts that each arrives as sent.
+ *
+ * @param {Object} client
+ * @param {Object} server
+ * @param {string} text
+ * @return {Promise<void>}
+ */
+async function expectTextBothWays(client, server, text) {
+  const [data] = await roundTrip(client, server, text);
+  expect(data.toString()).toBe(text);
+  const [back] = await roundTrip(server, client, 'and back');
+  expect(back.toString()).toBe('and back');
+}
+
+/**
  * Replaces the process's 'uncaughtException' listeners (vitest's among them) with one that
  * records, until restore() puts the old ones back.
  *
@@ -256,10 +272,7 @@ describe('which sockets native I/O takes over', () => {
     expectTcpSocket(serverWs._socket, nativeExpected());
     expectTcpSocket(client._socket, nativeExpected());
 
-    const [data] = await roundTrip(client, serverWs, 'over unix');
-    expect(data.toString()).toBe('over unix');
-    const [back] = await roundTrip(serverWs, client, 'and back');
-    expect(back.toString()).toBe('and back');
+    await expectTextBothWays(client, serverWs, 'over unix');
   });
 
   it('not over TLS: both ends keep their tls.TLSSocket', async () => {
@@ -291,10 +304,7 @@ describe('which sockets native I/O takes over', () => {
       expect(socket).not.toBeInstanceOf(NativeSocket);
     }
 
-    const [data] = await roundTrip(client, serverWs, 'over tls');
-    expect(data.toString()).toBe('over tls');
-    const [back] = await roundTrip(serverWs, client, 'and back');
-    expect(back.toString()).toBe('and back');
+    await expectTextBothWays(client, serverWs, 'over tls');
   });
 
   it('not over a plain Duplex: WebSocket.wrap() keeps the stream it was given', async () => {
@@ -308,10 +318,7 @@ describe('which sockets native I/O takes over', () => {
     expect(server._socket).toBe(left);
     expect(client._socket).toBe(right);
 
-    const [data] = await roundTrip(client, server, 'wrapped');
-    expect(data.toString()).toBe('wrapped');
-    const [back] = await roundTrip(server, client, 'and back');
-    expect(back.toString()).toBe('and back');
+    await expectTextBothWays(client, server, 'wrapped');
   });
 
   it('not over a plain Duplex: handleUpgrade() keeps the stream it was given', async () => {
@@ -372,10 +379,7 @@ describe('which sockets native I/O takes over', () => {
     expectTcpSocket(serverWs._socket, false);
     expectTcpSocket(client._socket, false);
 
-    const [data] = await roundTrip(client, serverWs, 'stream path');
-    expect(data.toString()).toBe('stream path');
-    const [back] = await roundTrip(serverWs, client, 'and back');
-    expect(back.toString()).toBe('and back');
+    await expectTextBothWays(client, serverWs, 'stream path');
 
     // The variable was restored: the next connection follows the outer setting again.
     const second = await connectClient(
@@ -1074,10 +1078,7 @@ describe('user code on ws._socket', () => {
       expect(socket.ref()).toBe(socket);
       expect(socket.setKeepAlive(false)).toBe(socket);
     }
-    const [data] = await roundTrip(client, serverWs, 'options set');
-    expect(data.toString()).toBe('options set');
-    const [back] = await roundTrip(serverWs, client, 'and back');
-    expect(back.toString()).toBe('and back');
+    await expectTextBothWays(client, serverWs, 'options set');
   });
 });
 
