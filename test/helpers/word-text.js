@@ -1,5 +1,7 @@
 // Compressible test text shared by the permessage-deflate suites.
 
+import { makeRandom } from './random.js';
+
 /**
  * English-like text of `size` bytes that deflates about 3x, like chat or JSON traffic: words from
  * a skewed vocabulary, from a seeded generator (mulberry32), so every run sees the same bytes.
@@ -9,14 +11,7 @@
  * @return {Buffer} ASCII text
  */
 export function wordText(size, seed = 1) {
-  let state = seed >>> 0;
-  const random = () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
+  const random = makeRandom(seed);
   const vocabulary = [];
   for (let i = 0; i < 500; i++) {
     let word = '';

@@ -10,6 +10,8 @@ import zlib from 'node:zlib';
 
 import { describe, expect, it } from 'vitest';
 
+import { makeRandom } from '../helpers/random.js';
+
 const require = createRequire(import.meta.url);
 const ROOT = path.resolve(
   path.dirname(new URL(import.meta.url).pathname),
@@ -25,23 +27,6 @@ const HELLO_COMPRESSED = Buffer.from([
   0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00
 ]);
 const HELLO_AGAIN = Buffer.from([0xf2, 0x00, 0x11, 0x00, 0x00]);
-
-/**
- * A seeded PRNG (mulberry32), so a failure reproduces.
- *
- * @param {number} seed
- * @return {function(): number} the next 32-bit unsigned value
- */
-function makeRandom(seed) {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
-}
 
 /**
  * Text-like bytes with repeats reaching up to 600 bytes back, so small windows matter.

@@ -7,6 +7,8 @@ import path from 'node:path';
 
 import { describe, expect, it } from 'vitest';
 
+import { makeRandom } from '../helpers/random.js';
+
 const require = createRequire(import.meta.url);
 const ROOT = path.resolve(
   path.dirname(new URL(import.meta.url).pathname),
@@ -17,23 +19,6 @@ const binding = require(path.join(ROOT, 'lib', 'binding.js'));
 const wsExtension = require(
   path.join(ROOT, 'node_modules', 'ws', 'lib', 'extension.js')
 );
-
-/**
- * A seeded PRNG (mulberry32), so a failure reproduces.
- *
- * @param {number} seed
- * @return {function(): number} the next 32-bit unsigned value
- */
-function makeRandom(seed) {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
-}
 
 /**
  * Runs a parser and captures either its result or its error's class and message.

@@ -8,6 +8,8 @@ import path from 'node:path';
 
 import { describe, expect, it } from 'vitest';
 
+import { makeRandom } from '../helpers/random.js';
+
 const require = createRequire(import.meta.url);
 const ROOT = path.resolve(
   path.dirname(new URL(import.meta.url).pathname),
@@ -18,23 +20,6 @@ const binding = require(path.join(ROOT, 'lib', 'binding.js'));
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 // The key check ws applies (lib/websocket-server.js).
 const WS_KEY_PATTERN = /^[+/0-9A-Za-z]{22}==$/;
-
-/**
- * A seeded PRNG (mulberry32), so a failure reproduces.
- *
- * @param {number} seed
- * @return {function(): number} the next 32-bit unsigned value
- */
-function makeRandom(seed) {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
-}
 
 describe('acceptKey (RFC 6455 §4.2.2)', () => {
   it('gives s3pPLMBiTxaQ9kYGzzhZRbK+xOo= for the §1.3 example key', () => {

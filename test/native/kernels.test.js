@@ -9,6 +9,8 @@ import { types } from 'node:util';
 
 import { describe, expect, it } from 'vitest';
 
+import { makeRandom } from '../helpers/random.js';
+
 const require = createRequire(import.meta.url);
 const ROOT = path.resolve(
   path.dirname(new URL(import.meta.url).pathname),
@@ -19,23 +21,6 @@ const bufferUtil = require('bufferutil');
 
 const ALL_ISAS = ['scalar', 'sse2', 'avx2'];
 const { available } = binding.kernelInfo();
-
-/**
- * A seeded PRNG (mulberry32), so a failure reproduces.
- *
- * @param {number} seed
- * @return {function(): number} the next 32-bit unsigned value
- */
-function makeRandom(seed) {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
-}
 
 function randomBuffer(next, length) {
   const buffer = Buffer.allocUnsafe(length);

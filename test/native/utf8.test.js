@@ -9,6 +9,8 @@ import path from 'node:path';
 
 import { describe, expect, it } from 'vitest';
 
+import { makeRandom } from '../helpers/random.js';
+
 const require = createRequire(import.meta.url);
 const ROOT = path.resolve(
   path.dirname(new URL(import.meta.url).pathname),
@@ -18,17 +20,6 @@ const BINDING_PATH = path.join(ROOT, 'lib', 'binding.js');
 const binding = require(BINDING_PATH);
 
 const { available } = binding.kernelInfo();
-
-function makeRandom(seed) {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
-}
 
 const hex = (text) => Buffer.from(text.replace(/\s+/g, ''), 'hex');
 
