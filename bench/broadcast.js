@@ -19,6 +19,7 @@ const {
   fmtRatio,
   machineInfo,
   markdownTable,
+  reportHead,
   median,
   parseCli,
   runLoadgen,
@@ -196,18 +197,16 @@ async function main() {
   const command =
     `node bench/broadcast.js ${process.argv.slice(2).join(' ')}`.trim();
   const markdown = [
-    `## Broadcast to ${options.clients} clients (${name})`,
-    '',
-    `\`${command}\``,
-    '',
-    `${machine.nproc} CPUs (${machine.cpuModel}), Linux ${machine.kernel}, Node ${machine.node}, ws ${machine.ws}, ${machine.date}. ` +
+    ...reportHead(
+      `Broadcast to ${options.clients} clients (${name})`,
+      command,
       `One client sends, the server send()s to all ${options.clients}; a round ends when the last client has verified the message. ` +
-      `Medians of ${options.reps} runs of ${options.rounds} rounds (after ${options.warmupRounds} warmup rounds). ` +
-      'Speed vs ws+bu = its round time ÷ this round time (higher is better). ' +
-      '"others on CPU 0/1": CPU time on the pinned CPUs used by neither the server nor the load generator.',
-    '',
-    ...notes.map((note) => `- ${note}`),
-    notes.length ? '' : null,
+        `Medians of ${options.reps} runs of ${options.rounds} rounds (after ${options.warmupRounds} warmup rounds). ` +
+        'Speed vs ws+bu = its round time ÷ this round time (higher is better). ' +
+        '"others on CPU 0/1": CPU time on the pinned CPUs used by neither the server nor the load generator.',
+      notes,
+      machine
+    ),
     markdownTable(
       [
         'message',
@@ -223,9 +222,7 @@ async function main() {
       ],
       rows
     )
-  ]
-    .filter((line) => line !== null)
-    .join('\n');
+  ].join('\n');
   writeResults(
     name,
     { name, command, machine, options, notes, cells, servers, summary, runs },

@@ -32,6 +32,7 @@ const {
   fmtRatio,
   machineInfo,
   markdownTable,
+  reportHead,
   median,
   parseCli,
   selectServers,
@@ -664,23 +665,21 @@ async function main() {
   const command =
     `node bench/fragmented.js ${process.argv.slice(2).join(' ')}`.trim();
   const markdown = [
-    `## A fragmented ${sizeLabel(options.message)} message, echoed (${name})`,
-    '',
-    `\`${command}\``,
-    '',
-    `${machine.nproc} CPUs (${machine.cpuModel}), Linux ${machine.kernel}, Node ${machine.node}, ws ${machine.ws}, ${machine.date}, ` +
-      `load average ${loadStart.slice(0, 3).join(' ')} at start. ` +
-      `A raw client on CPU 1 sends one ${sizeLabel(options.message)} message as masked fragments (a fresh key per frame); ` +
-      'the echo server on CPU 0 answers with one frame; every echoed byte is verified. ' +
-      `One fresh server per row: ${options.warmup} warmup message(s), then ${options.reps} measured. ` +
-      'Round trip: median, first byte written to last echoed byte read. ' +
-      `Server CPU: utime + stime of the server process over the measured messages ÷ ${options.reps} (${clockTicks} ticks/s, so ${fmt(1000 / clockTicks / options.reps)} ms resolution). ` +
-      "Peak RSS: the server's VmHWM (its whole life, warmup included); RSS after: VmRSS right after the last echo, no GC forced. " +
-      '"vs ws+bu" = this server ÷ ws + bufferutil + utf-8-validate in the same run: lower is better for all three. ' +
-      '"others on CPU 0/1": share of the pinned CPUs used by neither the server nor the client while measuring.',
-    '',
-    ...notes.map((note) => `- ${note}`),
-    notes.length ? '' : null,
+    ...reportHead(
+      `A fragmented ${sizeLabel(options.message)} message, echoed (${name})`,
+      command,
+      `Load average ${loadStart.slice(0, 3).join(' ')} at start. ` +
+        `A raw client on CPU 1 sends one ${sizeLabel(options.message)} message as masked fragments (a fresh key per frame); ` +
+        'the echo server on CPU 0 answers with one frame; every echoed byte is verified. ' +
+        `One fresh server per row: ${options.warmup} warmup message(s), then ${options.reps} measured. ` +
+        'Round trip: median, first byte written to last echoed byte read. ' +
+        `Server CPU: utime + stime of the server process over the measured messages ÷ ${options.reps} (${clockTicks} ticks/s, so ${fmt(1000 / clockTicks / options.reps)} ms resolution). ` +
+        "Peak RSS: the server's VmHWM (its whole life, warmup included); RSS after: VmRSS right after the last echo, no GC forced. " +
+        '"vs ws+bu" = this server ÷ ws + bufferutil + utf-8-validate in the same run: lower is better for all three. ' +
+        '"others on CPU 0/1": share of the pinned CPUs used by neither the server nor the client while measuring.',
+      notes,
+      machine
+    ),
     markdownTable(
       [
         'message',
@@ -697,9 +696,7 @@ async function main() {
       ],
       rows
     )
-  ]
-    .filter((line) => line !== null)
-    .join('\n');
+  ].join('\n');
   writeResults(
     name,
     {

@@ -19,6 +19,7 @@ const {
   fmtRatio,
   machineInfo,
   markdownTable,
+  reportHead,
   median,
   parseCli,
   selectServers,
@@ -197,17 +198,15 @@ async function main() {
   const command =
     `node bench/memory.js ${process.argv.slice(2).join(' ')}`.trim();
   const markdown = [
-    `## Idle memory per connection at ${options.connections} connections (${name})`,
-    '',
-    `\`${command}\``,
-    '',
-    `${machine.nproc} CPUs (${machine.cpuModel}), Linux ${machine.kernel}, Node ${machine.node}, ws ${machine.ws}, ${machine.date}. ` +
+    ...reportHead(
+      `Idle memory per connection at ${options.connections} connections (${name})`,
+      command,
       `Each connection echoed one ${sizeLabel(options.size)} ${options.type} message, then stayed idle. ` +
-      'Server memory after a full GC, with all connections held, minus the same before any connection, ÷ connections. ' +
-      `Median of ${options.reps} run(s). RSS vs ws+bu: lower is better.`,
-    '',
-    ...notes.map((note) => `- ${note}`),
-    notes.length ? '' : null,
+        'Server memory after a full GC, with all connections held, minus the same before any connection, ÷ connections. ' +
+        `Median of ${options.reps} run(s). RSS vs ws+bu: lower is better.`,
+      notes,
+      machine
+    ),
     markdownTable(
       [
         'deflate',
@@ -222,9 +221,7 @@ async function main() {
       ],
       rows
     )
-  ]
-    .filter((line) => line !== null)
-    .join('\n');
+  ].join('\n');
   writeResults(
     name,
     { name, command, machine, options, notes, servers, summary, runs },

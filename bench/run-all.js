@@ -28,6 +28,7 @@ const {
   fmtRatio,
   machineInfo,
   markdownTable,
+  reportHead,
   median,
   parseCli,
   runLoadgen,
@@ -253,25 +254,20 @@ function renderMarkdown(summary, meta) {
       ]);
     }
   }
-  const m = meta.machine;
   return [
-    `## Echo benchmark (${meta.name})`,
-    '',
-    `\`${meta.command}\``,
-    '',
-    `${m.nproc} CPUs (${m.cpuModel}), Linux ${m.kernel}, Node ${m.node}, ws ${m.ws}, ${m.date}. ` +
+    ...reportHead(
+      `Echo benchmark (${meta.name})`,
+      meta.command,
       `Server on CPU 0, wsn-loadgen on CPU 1; medians of ${meta.options.reps} runs ` +
-      `(${meta.options.warmup} s warmup + ${meta.options.duration} s each). ` +
-      'Ratios are against ws + bufferutil + utf-8-validate in the same run; msg/s: higher is better, CPU/msg: lower is better. ' +
-      '"others on CPU 0/1" is CPU time on the pinned CPUs used by neither the server nor the load generator ' +
-      `(other load; load average ${meta.loadavg.start} at the start, ${meta.loadavg.end} at the end).`,
-    '',
-    ...meta.notes.map((note) => `- ${note}`),
-    meta.notes.length ? '' : null,
+        `(${meta.options.warmup} s warmup + ${meta.options.duration} s each). ` +
+        'Ratios are against ws + bufferutil + utf-8-validate in the same run; msg/s: higher is better, CPU/msg: lower is better. ' +
+        '"others on CPU 0/1" is CPU time on the pinned CPUs used by neither the server nor the load generator ' +
+        `(other load; load average ${meta.loadavg.start} at the start, ${meta.loadavg.end} at the end).`,
+      meta.notes,
+      meta.machine
+    ),
     markdownTable(headers, rows)
-  ]
-    .filter((line) => line !== null)
-    .join('\n');
+  ].join('\n');
 }
 
 function renderSvg(summary, meta, servers) {

@@ -34,6 +34,7 @@ const {
   fmt,
   machineInfo,
   markdownTable,
+  reportHead,
   parseCli,
   selectServers,
   sizeLabel,
@@ -503,23 +504,21 @@ function summarize(run, options, durationS) {
 function report(runs, { command, machine, options, notes }) {
   const mib = (bytes) => fmt(bytes / MIB);
   const lines = [
-    `## Soak: ${options.connections} connections, permessage-deflate, ${fmt(
-      options.minutes
-    )} min`,
-    '',
-    `\`${command}\``,
-    '',
-    `${machine.nproc} CPUs (${machine.cpuModel}), Linux ${machine.kernel}, Node ${machine.node}, ws ${machine.ws}, ${machine.date}. ` +
+    ...reportHead(
+      `Soak: ${options.connections} connections, permessage-deflate, ${fmt(
+        options.minutes
+      )} min`,
+      command,
       `Server on CPU 0, load generators on CPU 1. ${options.type} messages of ` +
-      `${options.sizes.map(sizeLabel).join(', ')} (one load generator per size, ` +
-      'connections split evenly), one message in flight per connection, every echoed byte verified. ' +
-      (options.noGc
-        ? 'Server readings without a forced GC. '
-        : 'Heap and external are read by the server after a full GC. ') +
-      `RSS is flat when the least-squares slope over the last quarter, times its length, is under ${options.flatPct}% of its mean RSS.`,
-    '',
-    ...notes.map((note) => `- ${note}`),
-    notes.length ? '' : null,
+        `${options.sizes.map(sizeLabel).join(', ')} (one load generator per size, ` +
+        'connections split evenly), one message in flight per connection, every echoed byte verified. ' +
+        (options.noGc
+          ? 'Server readings without a forced GC. '
+          : 'Heap and external are read by the server after a full GC. ') +
+        `RSS is flat when the least-squares slope over the last quarter, times its length, is under ${options.flatPct}% of its mean RSS.`,
+      notes,
+      machine
+    ),
     markdownTable(
       [
         'server',

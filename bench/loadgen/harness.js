@@ -364,6 +364,31 @@ function markdownTable(headers, rows) {
   );
 }
 
+/**
+ * The opening lines of a results page: its title, the command that produced
+ * it, what was measured and on which machine, then the notes as a list.
+ *
+ * @param {string} title Page title, without the `##`
+ * @param {string} command The command line
+ * @param {string} about What was measured, after the machine's summary
+ * @param {string[]} notes Notes (none: no list)
+ * @param {Object} machine machineInfo()
+ * @return {string[]} Markdown lines
+ */
+function reportHead(title, command, about, notes, machine) {
+  const m = machine;
+  return [
+    `## ${title}`,
+    '',
+    `\`${command}\``,
+    '',
+    `${m.nproc} CPUs (${m.cpuModel}), Linux ${m.kernel}, Node ${m.node}, ws ${m.ws}, ${m.date}. ${about}`,
+    '',
+    ...notes.map((note) => `- ${note}`),
+    ...(notes.length ? [''] : [])
+  ];
+}
+
 /** @return {Object} The facts README and results name: CPUs, model, kernel, node */
 function machineInfo() {
   const cpuinfo = fs.readFileSync('/proc/cpuinfo', 'utf8');
@@ -537,6 +562,7 @@ module.exports = {
   fmtRatio,
   machineInfo,
   markdownTable,
+  reportHead,
   median,
   parseCli,
   runLoadgen,
