@@ -947,6 +947,32 @@ describe('large frame payloads read straight into the parser', () => {
     expect(received).toEqual(expected);
   });
 
+  it('a peer that stops in the middle of a large frame: 1006, no message, the socket closes', async () => {
+    const { peer, serverWs, received, closed } = await rawToServer();
+    const opener = randomBytes(20 * KIB);
+    peer.socket.write(
+      encodeFrame({ opcode: OP.BINARY, payload: opener, mask: true })
+    );
+    await until(() => received.length === 1, 5000, 'the first message');
+
+    // 1 MiB announced, 300 KiB sent (read straight into the parser on native I/O), then FIN.
+    const frame = encodeFrame({
+      opcode: OP.BINARY,
+      payload: randomBytes(MIB),
+      mask: true
+    });
+    await writeInSlices(peer.socket, frame.subarray(0, 300 * KIB), 64 * KIB);
+    peer.socket.end();
+
+    await until(() => closed() !== null, 5000, "the server's 'close'");
+    expect(closed()).toBe(1006);
+    expect(received).toEqual([opener]);
+    // Bytes read straight into the parser are counted before the end of the stream.
+    if (nativeExpected()) {
+      expect(serverWs._socket.bytesRead).toBe(20 * KIB + 4 + 4 + 300 * KIB);
+    }
+  });
+
   it('a client receives a large message from a server in slices intact', async () => {
     const { port, connection } = await startServer(native);
     const client = await connectClient(native, `ws://127.0.0.1:${port}`);
