@@ -20,7 +20,8 @@ const char kUsage[] =
     "  --type text|binary       text is valid mixed UTF-8 (default binary)\n"
     "  --deflate                offer permessage-deflate, compress every "
     "message\n"
-    "  --deflate-level L        zlib level of our side, 0..9 (default 1)\n"
+    "  --deflate-level L        zlib level of our side, 0..9 (default 1 for\n"
+    "                           text, 0 for binary: random bytes)\n"
     "  --warmup SECONDS         echo: unrecorded time first (default 1)\n"
     "  --duration SECONDS       echo: recorded time (default 5)\n"
     "  --connect-concurrency C  handshakes in progress at once (default 256)\n"
@@ -174,6 +175,9 @@ bool parseOptions(int argc, char** argv, Options* options, std::string* error) {
   if (!portSeen) {
     *error = "--port is required";
     return false;
+  }
+  if (result.deflateLevel < 0) {
+    result.deflateLevel = result.kind == PayloadKind::kBinary ? 0 : 1;
   }
   if (result.maxMessageBytes < result.messageBytes) {
     *error = "--max-message is smaller than --size";

@@ -85,7 +85,21 @@ const CASES = [
     name: 'permessage-deflate text 3000 B, compressed reply fragmented 1-50 bytes',
     server: ['--deflate', '--max-fragment', '50', '--max-chunk', '7'],
     loadgen: ['--size', '3000', '--type', 'text', '--deflate', '--depth', '3'],
-    expect: (r) => r.errors === 0 && r.deflate_negotiated && r.messages > 5
+    expect: (r) =>
+      r.errors === 0 &&
+      r.deflate_negotiated &&
+      r.deflate_level === 1 &&
+      r.messages > 5
+  },
+  {
+    name: 'permessage-deflate binary 20000 B: level 0 by default, replies verified',
+    server: ['--deflate', '--max-fragment', '3000', '--max-chunk', '700'],
+    loadgen: ['--size', '20000', '--deflate', '--depth', '2'],
+    expect: (r) =>
+      r.errors === 0 &&
+      r.deflate_negotiated &&
+      r.deflate_level === 0 &&
+      r.messages > 5
   },
   {
     name: 'one flipped byte in the 5th reply is a verify error',
