@@ -1047,7 +1047,8 @@ void Loadgen::printReport() {
                                                               : "binary");
   json.key("deflate").boolean(options_.deflate);
   json.key("deflate_negotiated").boolean(anyDeflate_);
-  if (options_.deflate) json.key("deflate_level").integer(options_.deflateLevel);
+  if (options_.deflate)
+    json.key("deflate_level").integer(options_.deflateLevel);
   json.key("connect_s")
       .number(allConnectedNs_ > 0
                   ? static_cast<double>(allConnectedNs_ - startNs_) / 1e9
