@@ -172,10 +172,25 @@ void ByteBuffer::release() {
   capacity_ = 0;
 }
 
+namespace {
+
+// With --deflate every body is kept compressed (CompressedBodies): at most
+// 32 MiB of bodies, so 1 MiB messages use 32 distinct bodies, 64 KiB ones 512.
+size_t bodiesFor(const Options& options) {
+  constexpr size_t kMaxBodies = 4096;
+  constexpr size_t kCompressedBodiesBudget = size_t{32} << 20;
+  if (!options.deflate) return kMaxBodies;
+  const size_t fit =
+      kCompressedBodiesBudget / std::max<size_t>(options.messageBytes, 1);
+  return std::clamp<size_t>(fit, 16, kMaxBodies);
+}
+
+}  // namespace
+
 Loadgen::Loadgen(const Options& options)
     : options_(options),
       connections_(options.connections),
-      payload_(options.kind, options.messageBytes, random_),
+      payload_(options.kind, options.messageBytes, random_, bodiesFor(options)),
       plain_(options.messageBytes),
       inflated_(options.messageBytes + 1),
       scratch_(kScratchBytes) {}
@@ -188,6 +203,10 @@ Loadgen::~Loadgen() {
 }
 
 void Loadgen::setUp() {
+  if (options_.deflate &&
+      !compressedBodies_.build(payload_, options_.deflateLevel)) {
+    throw std::runtime_error("deflateInit2 failed");
+  }
   if (inet_pton(AF_INET, options_.host.c_str(), &address_.sin_addr) != 1) {
     throw std::runtime_error("--host must be an IPv4 address: " +
                              options_.host);
@@ -707,7 +726,26 @@ bool Loadgen::queueMessage(Connection& c, uint64_t tag, uint64_t now) {
     maskCopy(at + headerBytes + tagBytes, payload_.body(tag), size - tagBytes,
              key, phase);
     c.out.truncate(base + headerBytes + size);
+  } else if (c.deflateParams.clientMaxWindowBits == 15) {
+    // The precompressed body fits the window: a stored block with the tag,
+    // then the body (see CompressedBodies).
+    const size_t index = payload_.bodyIndex(tag);
+    const uint8_t* body = compressedBodies_.data(index);
+    const size_t bodyBytes = compressedBodies_.size(index);
+    uint8_t tagBlock[CompressedBodies::kTagBlockBytes];
+    const size_t tagBlockBytes = writeTagBlock(tagBlock, tagBytes, tag);
+    const size_t length = tagBlockBytes + bodyBytes;
+    const size_t base = c.out.size();
+    uint8_t* at = c.out.grow(kMaxClientHeaderBytes + length);
+    // RFC 7692 §6: RSV1 marks the first frame of a compressed message.
+    const size_t headerBytes =
+        writeClientHeader(at, true, true, opcode, length, key);
+    const size_t phase =
+        maskCopy(at + headerBytes, tagBlock, tagBlockBytes, key, 0);
+    maskCopy(at + headerBytes + tagBlockBytes, body, bodyBytes, key, phase);
+    c.out.truncate(base + headerBytes + length);
   } else {
+    // A smaller window than the bodies were compressed for: compress here.
     if (!c.deflater) {
       c.deflater = std::make_unique<MessageDeflater>();
       if (!c.deflater->init(c.deflateParams.clientMaxWindowBits,

@@ -143,10 +143,11 @@ class Loadgen {
   RandomPool random_;
   std::vector<Connection> connections_;
   PayloadSource payload_;
-  std::vector<uint8_t> plain_;       // one whole message, for deflate
-  std::vector<uint8_t> compressed_;  // deflate output scratch
-  std::vector<uint8_t> inflated_;    // inflate output scratch, size + 1
-  std::vector<uint8_t> scratch_;     // recv buffer shared by connections
+  CompressedBodies compressedBodies_;  // with --deflate
+  std::vector<uint8_t> plain_;         // one whole message, for deflate
+  std::vector<uint8_t> compressed_;    // deflate output scratch
+  std::vector<uint8_t> inflated_;      // inflate output scratch, size + 1
+  std::vector<uint8_t> scratch_;       // recv buffer shared by connections
 
   Phase phase_ = Phase::kConnecting;
   uint32_t nextToStart_ = 0;

@@ -50,7 +50,6 @@ constexpr std::string_view kWords[] = {
 namespace {
 
 constexpr size_t kCorpusExtraBytes = 1 << 20;
-constexpr size_t kMaxOffsets = 4096;
 
 void fillText(uint8_t* out, size_t bytes, RandomPool& random) {
   // Word choices come from a xorshift seeded once from RAND_bytes: the text
@@ -85,7 +84,7 @@ bool isBoundary(const std::vector<uint8_t>& text, size_t pos) {
 }  // namespace
 
 PayloadSource::PayloadSource(PayloadKind kind, size_t messageBytes,
-                             RandomPool& random)
+                             RandomPool& random, size_t maxBodies)
     : messageBytes_(messageBytes),
       tagBytes_(messageBytes < kTagBytes ? messageBytes : kTagBytes),
       corpus_(messageBytes + kCorpusExtraBytes) {
@@ -95,8 +94,8 @@ PayloadSource::PayloadSource(PayloadKind kind, size_t messageBytes,
     fillText(corpus_.data(), corpus_.size(), random);
   }
   const size_t span = corpus_.size() - messageBytes;
-  const size_t stride = span / kMaxOffsets > 0 ? span / kMaxOffsets : 1;
-  for (size_t start = 0; start + 8 < span && offsets_.size() < kMaxOffsets;
+  const size_t stride = span / maxBodies > 0 ? span / maxBodies : 1;
+  for (size_t start = 0; start + 8 < span && offsets_.size() < maxBodies;
        start += stride) {
     // The tag overwrites [offset, offset + tagBytes) with ASCII, so only the
     // two ends of the rest must fall on character boundaries.
@@ -112,10 +111,10 @@ PayloadSource::PayloadSource(PayloadKind kind, size_t messageBytes,
   if (offsets_.empty()) offsets_.push_back(0);
 }
 
-const uint8_t* PayloadSource::body(uint64_t tag) const {
+size_t PayloadSource::bodyIndex(uint64_t tag) const {
   // Fibonacci hashing spreads consecutive tags over the whole corpus.
   const uint64_t mixed = (tag * 0x9E3779B97F4A7C15ull) >> 20;
-  return corpus_.data() + offsets_[mixed % offsets_.size()] + tagBytes_;
+  return static_cast<size_t>(mixed % offsets_.size());
 }
 
 void writeTag(uint8_t* out, size_t bytes, uint64_t tag) noexcept {

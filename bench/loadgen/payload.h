@@ -39,14 +39,22 @@ constexpr size_t kTagBytes = 16;
 // written over its first bytes, stays valid; binary is RAND_bytes output.
 class PayloadSource {
  public:
-  PayloadSource(PayloadKind kind, size_t messageBytes, RandomPool& random);
+  // At most `maxBodies` distinct bodies (start offsets), 4096 by default.
+  PayloadSource(PayloadKind kind, size_t messageBytes, RandomPool& random,
+                size_t maxBodies = 4096);
 
   size_t messageBytes() const { return messageBytes_; }
   // Bytes at the start of each message that hold its tag.
   size_t tagBytes() const { return tagBytes_; }
   // The message with this tag, from byte tagBytes() to its end
   // (messageBytes() - tagBytes() bytes). Valid for the object's lifetime.
-  const uint8_t* body(uint64_t tag) const;
+  const uint8_t* body(uint64_t tag) const { return bodyAt(bodyIndex(tag)); }
+  // The same, by the index of the body the tag chooses.
+  size_t bodyIndex(uint64_t tag) const;
+  size_t bodyCount() const { return offsets_.size(); }
+  const uint8_t* bodyAt(size_t index) const {
+    return corpus_.data() + offsets_[index] + tagBytes_;
+  }
 
  private:
   size_t messageBytes_;

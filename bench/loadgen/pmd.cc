@@ -139,6 +139,34 @@ bool MessageDeflater::compress(const uint8_t* data, size_t size,
   return true;
 }
 
+bool CompressedBodies::build(const PayloadSource& source, int level) {
+  MessageDeflater deflater;
+  if (!deflater.init(15, level, true)) return false;
+  const size_t bodyBytes = source.messageBytes() - source.tagBytes();
+  std::vector<uint8_t> compressed;
+  bytes_.clear();
+  starts_.assign(1, 0);
+  for (size_t i = 0; i < source.bodyCount(); ++i) {
+    if (!deflater.compress(source.bodyAt(i), bodyBytes, &compressed)) {
+      starts_.clear();
+      return false;
+    }
+    bytes_.insert(bytes_.end(), compressed.begin(), compressed.end());
+    starts_.push_back(bytes_.size());
+  }
+  return true;
+}
+
+size_t writeTagBlock(uint8_t* out, size_t tagBytes, uint64_t tag) noexcept {
+  out[0] = 0x00;  // BFINAL 0, BTYPE 00, then padding to the byte boundary
+  out[1] = static_cast<uint8_t>(tagBytes);
+  out[2] = 0x00;
+  out[3] = static_cast<uint8_t>(~tagBytes);
+  out[4] = 0xFF;
+  writeTag(out + 5, tagBytes, tag);
+  return 5 + tagBytes;
+}
+
 MessageInflater::~MessageInflater() {
   if (ready_) inflateEnd(&stream_);
 }

@@ -92,6 +92,22 @@ const CASES = [
       r.messages > 5
   },
   {
+    name: 'permessage-deflate text 3000 B with client_max_window_bits=10: every message inflates within 1 KiB',
+    server: [
+      '--deflate',
+      '--client-window-bits',
+      '10',
+      '--max-fragment',
+      '500'
+    ],
+    loadgen: ['--size', '3000', '--type', 'text', '--deflate', '--depth', '2'],
+    expect: (r, s) =>
+      r.errors === 0 &&
+      r.deflate_negotiated &&
+      r.messages > 5 &&
+      s.protocolErrors === 0
+  },
+  {
     name: 'permessage-deflate binary 20000 B: level 0 by default, replies verified',
     server: ['--deflate', '--max-fragment', '3000', '--max-chunk', '700'],
     loadgen: ['--size', '20000', '--deflate', '--depth', '2'],

@@ -8,11 +8,12 @@
 // on request prove the load generator notices them.
 //
 //   node bench/servers/split-echo.js [--max-fragment 5] [--max-chunk 7]
-//       [--deflate] [--corrupt N] [--reorder N] [--bad-accept]
+//       [--deflate] [--client-window-bits N] [--corrupt N] [--reorder N] [--bad-accept]
 //       [--masked] [--rsv1] [--port 0]
 
 const crypto = require('crypto');
 const net = require('net');
+const zlib = require('zlib');
 
 const { announce, parseArgs } = require('./common');
 
@@ -20,6 +21,10 @@ const options = parseArgs(process.argv.slice(2), {
   maxFragment: 5,
   maxChunk: 7,
   deflate: false,
+  // With --deflate: answer client_max_window_bits=N and
+  // client_no_context_takeover, then inflate every message within that window
+  // (0: no parameters, no inflating).
+  clientWindowBits: 0,
   corrupt: 0,
   reorder: 0,
   badAccept: false,
@@ -29,6 +34,7 @@ const options = parseArgs(process.argv.slice(2), {
   host: '127.0.0.1'
 });
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
+const DEFLATE_TAIL = Buffer.from([0x00, 0x00, 0xff, 0xff]);
 const stats = {
   messages: 0,
   pingsSent: 0,
@@ -207,7 +213,23 @@ const server = net.createServer((socket) => {
     }
     message.parts.push(payload);
     if (fin) {
-      echo(message.opcode, message.compressed, Buffer.concat(message.parts));
+      const payload = Buffer.concat(message.parts);
+      if (message.compressed && options.clientWindowBits) {
+        // Each message must inflate on its own within the window asked for.
+        try {
+          zlib.inflateRawSync(Buffer.concat([payload, DEFLATE_TAIL]), {
+            windowBits: options.clientWindowBits,
+            // A message ends with a sync flush, not a final block.
+            finishFlush: zlib.constants.Z_SYNC_FLUSH,
+            // Small outputs, so zlib keeps no more history than the window
+            // and a distance beyond it fails.
+            chunkSize: 64
+          });
+        } catch {
+          stats.protocolErrors++;
+        }
+      }
+      echo(message.opcode, message.compressed, payload);
       message = null;
     }
   });
@@ -232,7 +254,12 @@ const server = net.createServer((socket) => {
       'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n' +
         `Connection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n` +
         (options.deflate && offersDeflate
-          ? 'Sec-WebSocket-Extensions: permessage-deflate\r\n'
+          ? 'Sec-WebSocket-Extensions: permessage-deflate' +
+            (options.clientWindowBits
+              ? `; client_max_window_bits=${options.clientWindowBits}` +
+                '; client_no_context_takeover'
+              : '') +
+            '\r\n'
           : '') +
         '\r\n'
     );
