@@ -27,8 +27,9 @@ struct Options {
   PayloadKind kind = PayloadKind::kBinary;
   bool deflate = false;
   // -1: 1 for text; 0 for binary, whose random bodies zlib sends as stored
-  // blocks at any level, so level 0 puts the same bytes on the wire without
-  // the futile match search that made the load generator the bottleneck.
+  // blocks at any level, so level 0 gives the server the same kind of
+  // message without the futile match search that made the load generator
+  // the bottleneck.
   int deflateLevel = -1;
   double warmupSeconds = 1;
   double durationSeconds = 5;

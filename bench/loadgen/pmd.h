@@ -89,7 +89,6 @@ class CompressedBodies {
 
   // Returns false when zlib refuses.
   bool build(const PayloadSource& source, int level);
-  bool empty() const { return starts_.empty(); }
   const uint8_t* data(size_t index) const {
     return bytes_.data() + starts_[index];
   }
