@@ -8,8 +8,8 @@
 // on request prove the load generator notices them.
 //
 //   node bench/servers/split-echo.js [--max-fragment 5] [--max-chunk 7]
-//       [--deflate] [--client-window-bits N] [--corrupt N] [--reorder N] [--bad-accept]
-//       [--masked] [--rsv1] [--port 0]
+//       [--deflate] [--client-window-bits N] [--corrupt N] [--reorder N]
+//       [--bad-accept] [--masked] [--rsv1] [--port 0]
 
 const crypto = require('crypto');
 const net = require('net');
@@ -213,11 +213,11 @@ const server = net.createServer((socket) => {
     }
     message.parts.push(payload);
     if (fin) {
-      const payload = Buffer.concat(message.parts);
+      const whole = Buffer.concat(message.parts);
       if (message.compressed && options.clientWindowBits) {
         // Each message must inflate on its own within the window asked for.
         try {
-          zlib.inflateRawSync(Buffer.concat([payload, DEFLATE_TAIL]), {
+          zlib.inflateRawSync(Buffer.concat([whole, DEFLATE_TAIL]), {
             windowBits: options.clientWindowBits,
             // A message ends with a sync flush, not a final block.
             finishFlush: zlib.constants.Z_SYNC_FLUSH,
@@ -229,7 +229,7 @@ const server = net.createServer((socket) => {
           stats.protocolErrors++;
         }
       }
-      echo(message.opcode, message.compressed, payload);
+      echo(message.opcode, message.compressed, whole);
       message = null;
     }
   });
