@@ -25,7 +25,8 @@ const path = require('path');
 const zlib = require('zlib');
 
 const binding = require('../lib/binding');
-const { makeRandom, wordText } = require('./loadgen/harness');
+const { wordText } = require('./loadgen/harness');
+const { makeRandom } = require('./loadgen/random');
 
 const QUICK = process.argv.includes('--quick');
 const BASELINE_PATH = argValue('--baseline');

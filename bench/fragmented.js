@@ -24,7 +24,6 @@ const net = require('net');
 const path = require('path');
 
 const {
-  makeRandom,
   RATIO_BASE,
   SERVERS,
   bindingPath,
@@ -40,6 +39,7 @@ const {
   startServer,
   writeResults
 } = require('./loadgen/harness');
+const { makeRandom } = require('./loadgen/random');
 
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 const OPCODE_TEXT = 0x1;

@@ -24,7 +24,8 @@ const net = require('net');
 const os = require('os');
 const path = require('path');
 const zlib = require('zlib');
-const { makeRandom, wordText } = require('./loadgen/harness');
+const { wordText } = require('./loadgen/harness');
+const { makeRandom } = require('./loadgen/random');
 
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 const MIB = 1024 * 1024;

@@ -21,7 +21,7 @@ const binding = require('../lib/binding');
 const { isValidUTF8Short } = require('../lib/validation');
 const bufferUtil = require('bufferutil');
 const utf8Validate = require('utf-8-validate');
-const { makeRandom } = require('./loadgen/harness');
+const { makeRandom } = require('./loadgen/random');
 
 const MASK_SIZES = [125, 1024, 64 * 1024, 1024 * 1024];
 const UTF8_SIZES = [1024, 64 * 1024, 1024 * 1024];

@@ -27,7 +27,7 @@ const { setImmediate: tick } = require('timers/promises');
 
 const binding = require('../lib/binding');
 const bufferUtil = require('bufferutil');
-const { makeRandom } = require('./loadgen/harness');
+const { makeRandom } = require('./loadgen/random');
 
 const QUICK = process.argv.includes('--quick');
 // Many short samples, best kept: on a shared machine a short sample is more likely to fall in a

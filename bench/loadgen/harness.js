@@ -499,24 +499,6 @@ function selectServers(requested) {
 }
 
 /**
- * A seeded PRNG (mulberry32), so a benchmark's payloads are the same bytes
- * in every run.
- *
- * @param {number} seed Seed
- * @return {function(): number} The next unsigned 32-bit value
- */
-function makeRandom(seed) {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
-}
-
-/**
  * English-like text of exactly `size` bytes: words from a 2000-word vocabulary
  * drawn with a skewed (roughly Zipf) distribution, spaces, some punctuation
  * and numbers. It compresses about as well as chat or JSON traffic, unlike
@@ -548,7 +530,6 @@ function wordText(size, vocabularyRandom, random = vocabularyRandom) {
 }
 
 module.exports = {
-  makeRandom,
   wordText,
   BENCH,
   LOADGEN,
