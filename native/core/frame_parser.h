@@ -115,11 +115,11 @@ class FrameParser {
   //
   // Returns how many payload bytes may be written at *destination now: 0
   // unless the current frame is an uncompressed data frame with at least
-  // `minBytes` of payload left, or one already read directly in part (then
-  // read normally). The window never goes past the frame, and the buffer
-  // grows at most to twice the bytes that really arrived (or minBytes, or
-  // the frame's end when less than minBytes would be left), so a header
-  // announcing more than is sent costs next to nothing.
+  // `minBytes` of payload left, or one already read directly in part (its
+  // tail is read directly too, however short). The window never goes past
+  // the frame, and the buffer grows at most to twice the bytes that really
+  // arrived (or minBytes, or the frame's end when less than minBytes would be
+  // left), so a header announcing more than is sent costs next to nothing.
   [[nodiscard]] size_t directWindow(size_t minBytes,
                                     uint8_t** destination) noexcept;
   // `bytes` (at most the last window) were written at its destination:
