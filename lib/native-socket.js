@@ -22,6 +22,7 @@ const net = require('net');
 const { getSystemErrorName } = require('util');
 
 const binding = require('./binding');
+const { useCompactListeners } = require('./listener-table');
 
 const EVENT_END = 0;
 const EVENT_ERROR = 1;
@@ -46,6 +47,7 @@ class NativeSocket extends EventEmitter {
    */
   constructor(socket, head) {
     super();
+    useCompactListeners(this);
 
     // Read the addresses now: net.Socket caches them, so `req.socket`
     // keeps answering after its descriptor is closed below.
@@ -74,13 +76,15 @@ class NativeSocket extends EventEmitter {
       needDrain: false
     };
 
-    this._pending = head && head.length > 0 ? [head] : [];
+    // The lists below are null while empty, which they are for most of an
+    // idle connection's life: four arrays are 128 bytes per connection.
+    this._pending = head && head.length > 0 ? [head] : null;
     this._resumeScheduled = false;
     this._corked = 0;
-    this._corkedChunks = [];
-    this._corkedCallbacks = [];
+    this._corkedChunks = null;
+    this._corkedCallbacks = null;
     this._accepted = 0;
-    this._callbacks = [];
+    this._callbacks = null;
     this._shutdown = false;
     this._unshifted = false;
     this._timeout = null;
@@ -96,10 +100,12 @@ class NativeSocket extends EventEmitter {
     socket._server = null;
 
     if (socket._readableState.length > 0) {
+      this._pending ??= [];
       this._pending.push(socket.read(socket._readableState.length));
     }
-    for (const chunk of this._pending)
-      this._readableState.length += chunk.length;
+    if (this._pending !== null) {
+      this._readableState.length = byteLength(this._pending);
+    }
 
     // A destroyed net.Socket forgets its local address (not the peer's):
     // keep `req.socket.localPort` and the like answering with the one read
@@ -194,18 +200,19 @@ class NativeSocket extends EventEmitter {
       // Bytes the parser has not seen now come first: no reads into it.
       this._unshifted = true;
       if (!this.destroyed) this._handle.linkParser(null);
+      this._pending ??= [];
       this._pending.unshift(chunk);
       this._readableState.length += chunk.length;
     }
   }
 
   read() {
-    if (this._pending.length === 0) return null;
+    if (this._pending === null) return null;
     const data =
       this._pending.length === 1
         ? this._pending[0]
         : Buffer.concat(this._pending);
-    this._pending = [];
+    this._pending = null;
     this._readableState.length = 0;
     return data;
   }
@@ -255,12 +262,16 @@ class NativeSocket extends EventEmitter {
 
   uncork() {
     if (this._corked === 0) return;
-    if (--this._corked === 0 && this._corkedChunks.length > 0) {
+    if (--this._corked === 0 && this._corkedChunks !== null) {
       const chunks = this._corkedChunks;
       const callbacks = this._corkedCallbacks;
-      this._corkedChunks = [];
-      this._corkedCallbacks = [];
-      writeChunks(this, chunks.length === 1 ? chunks[0] : chunks, callbacks);
+      this._corkedChunks = null;
+      this._corkedCallbacks = null;
+      writeChunks(
+        this,
+        chunks.length === 1 ? chunks[0] : chunks,
+        callbacks.length > 0 ? callbacks : null
+      );
     }
   }
 
@@ -295,6 +306,10 @@ class NativeSocket extends EventEmitter {
     if (this._timeout) this._timeout.refresh();
 
     if (this._corked > 0) {
+      if (this._corkedChunks === null) {
+        this._corkedChunks = [];
+        this._corkedCallbacks = [];
+      }
       this._corkedChunks.push(chunk);
       if (typeof cb === 'function') {
         this._corkedCallbacks.push(cb);
@@ -360,17 +375,21 @@ class NativeSocket extends EventEmitter {
 
     const callbacks = this._callbacks;
     const corked = this._corkedCallbacks;
-    this._callbacks = [];
-    this._corkedCallbacks = [];
-    this._corkedChunks = [];
+    this._callbacks = null;
+    this._corkedCallbacks = null;
+    this._corkedChunks = null;
     this._writableState.length = 0;
-    if (callbacks.length > 0 || corked.length > 0) {
+    if (callbacks !== null || (corked !== null && corked.length > 0)) {
       const lost = streamError(
         'ERR_STREAM_DESTROYED',
         'The socket was closed before the data was written'
       );
-      for (const entry of callbacks) process.nextTick(entry.cb, lost);
-      for (const cb of corked) process.nextTick(cb, lost);
+      if (callbacks !== null) {
+        for (const entry of callbacks) process.nextTick(entry.cb, lost);
+      }
+      if (corked !== null) {
+        for (const cb of corked) process.nextTick(cb, lost);
+      }
     }
 
     const server = this._server;
@@ -470,7 +489,11 @@ function writeChunks(socket, data, callbacks) {
   const queued = socket._handle.write(data);
   if (queued < 0) {
     const err = errnoError(-queued, 'write');
-    if (callbacks) socket._corkedCallbacks.push(...callbacks);
+    // destroy() reports these as lost, with the corked ones.
+    if (callbacks) {
+      socket._corkedCallbacks ??= [];
+      socket._corkedCallbacks.push(...callbacks);
+    }
     socket.destroy(err);
     return;
   }
@@ -484,6 +507,7 @@ function writeChunks(socket, data, callbacks) {
       for (const cb of callbacks) process.nextTick(cb, null);
     }
   } else if (callbacks) {
+    socket._callbacks ??= [];
     for (const cb of callbacks) {
       socket._callbacks.push({ end: socket._accepted, cb });
     }
@@ -492,9 +516,17 @@ function writeChunks(socket, data, callbacks) {
 
 function onFlushed(socket, flushed) {
   const callbacks = socket._callbacks;
-  let done = 0;
-  while (done < callbacks.length && callbacks[done].end <= flushed) done++;
-  const ready = done > 0 ? callbacks.splice(0, done) : null;
+  let ready = null;
+  if (callbacks !== null) {
+    let done = 0;
+    while (done < callbacks.length && callbacks[done].end <= flushed) done++;
+    if (done === callbacks.length) {
+      ready = callbacks;
+      socket._callbacks = null;
+    } else if (done > 0) {
+      ready = callbacks.splice(0, done);
+    }
+  }
   const state = socket._writableState;
   state.length = socket._accepted - flushed + corkedBytes(socket);
   if (ready) {
@@ -540,8 +572,9 @@ function emitFinish(socket) {
 function startFlowing(socket) {
   socket._resumeScheduled = false;
   if (socket.destroyed || socket._readableState.flowing !== true) return;
-  while (socket._pending.length > 0 && socket._readableState.flowing === true) {
+  while (socket._pending !== null && socket._readableState.flowing === true) {
     const chunk = socket._pending.shift();
+    if (socket._pending.length === 0) socket._pending = null;
     socket._readableState.length -= chunk.length;
     socket.bytesRead += chunk.length;
     socket.emit('data', chunk);
@@ -566,9 +599,7 @@ function emitTimeout(socket) {
 }
 
 function corkedBytes(socket) {
-  return socket._corkedChunks.length === 0
-    ? 0
-    : byteLength(socket._corkedChunks);
+  return socket._corkedChunks === null ? 0 : byteLength(socket._corkedChunks);
 }
 
 function byteLength(list) {

@@ -20,6 +20,15 @@ const HEADER_WORDS = 4;
 const LINK_MIN_CHUNK = 16 * 1024;
 
 //
+// The arrays execute() copies a chunk's results into, lent to a receiver from
+// its first execute() on a chunk until the chunk is done. An idle connection
+// then holds none (an array that has held a few events is about 190 bytes);
+// more than one is out only while a handler makes another receiver parse.
+//
+const spareWordArrays = [];
+const MAX_SPARE_WORD_ARRAYS = 16;
+
+//
 // Not a Status of native/core/status.h: the engine returned without progress,
 // which would otherwise loop forever. lib/errors.js reports it as an internal
 // error (1011).
@@ -89,7 +98,7 @@ class Receiver extends Writable {
     this._chunk = null;
     this._offset = 0;
     this._cb = null;
-    this._parseWords = [];
+    this._parseWords = null;
     this._eventCount = 0;
     this._eventIndex = 0;
     this._owned = null;
@@ -229,6 +238,12 @@ class Receiver extends Writable {
     const area = binding.parserEvents;
     const count = this._parser.execute(this._chunk, this._offset);
     const consumed = area[1];
+
+    if (this._parseWords === null) {
+      this._parseWords =
+        spareWordArrays.length > 0 ? spareWordArrays.pop() : [];
+    }
+
     const events = this._parseWords;
     const words = count * WORDS_PER_EVENT;
     let owned = false;
@@ -368,6 +383,17 @@ class Receiver extends Writable {
     this._chunk = null;
     this._owned = null;
     this._cb = null;
+
+    //
+    // Given back before cb(), which may start the next chunk at once.
+    //
+    if (this._parseWords !== null) {
+      if (spareWordArrays.length < MAX_SPARE_WORD_ARRAYS) {
+        spareWordArrays.push(this._parseWords);
+      }
+      this._parseWords = null;
+    }
+
     cb();
 
     //

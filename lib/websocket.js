@@ -10,6 +10,7 @@ const EventEmitter = require('events');
 const PerMessageDeflate = require('./permessage-deflate');
 const Receiver = require('./receiver');
 const Sender = require('./sender');
+const { useCompactListeners } = require('./listener-table');
 const { adoptSocket } = require('./native-socket');
 const { abortHandshake, initAsClient } = require('./client');
 const { isBlob, isValidUTF8 } = require('./validation');
@@ -72,6 +73,7 @@ class WebSocket extends EventEmitter {
    */
   constructor(address, protocols, options) {
     super();
+    useCompactListeners(this);
 
     this._binaryType = BINARY_TYPES[0];
     this._bufferedAmount = 0;
@@ -263,7 +265,7 @@ class WebSocket extends EventEmitter {
     receiver.on('ping', receiverOnPing);
     receiver.on('pong', receiverOnPong);
 
-    sender.onerror = (err) => senderOnError(this, err);
+    sender.onerror = senderOnError;
 
     // A plain Duplex has neither; a net.Socket must not time out (the
     // handshake timeout is over) nor delay small frames (Nagle).
@@ -767,12 +769,15 @@ function destroySocket(socket) {
 
 /**
  * Handles an asynchronous failure of the Sender (e.g. a compression error).
+ * A shared function rather than a closure per connection: `this` is the
+ * Sender.
  *
- * @param {WebSocket} websocket The WebSocket instance
  * @param {Error} err The error
  * @private
  */
-function senderOnError(websocket, err) {
+function senderOnError(err) {
+  const websocket = this[kWebSocket];
+
   if (websocket._readyState === CLOSED) return;
   if (websocket._readyState === OPEN) {
     websocket._readyState = CLOSING;

@@ -161,6 +161,36 @@ describe('WebSocket constants and attributes', () => {
     expect(plain._autoPong).toBe(true);
     expect(plain._closeTimeout).toBe(30000);
   });
+
+  // lib/listener-table.js replaces EventEmitter's listener store: it must
+  // answer exactly as the original, Object.prototype names included.
+  it('keeps listeners as EventEmitter does, inheriting none', () => {
+    const ws = new WebSocket(null);
+    const calls = [];
+    const onMessage = (data) => calls.push(['message', data]);
+    const onClose = () => calls.push(['close']);
+
+    for (const name of ['toString', 'constructor', 'hasOwnProperty']) {
+      expect(ws.listenerCount(name)).toBe(0);
+      expect(ws.emit(name)).toBe(false);
+    }
+    expect(ws.eventNames()).toEqual([]);
+
+    ws.on('message', onMessage);
+    ws.once('close', onClose);
+    ws.on('toString', onClose);
+    expect(ws.eventNames()).toEqual(['message', 'close', 'toString']);
+    expect(ws.emit('message', 'a')).toBe(true);
+    expect(ws.emit('close')).toBe(true);
+    expect(ws.emit('close')).toBe(false);
+    expect(ws.emit('toString')).toBe(true);
+    ws.off('message', onMessage);
+    ws.off('toString', onClose);
+    expect(ws.emit('message', 'b')).toBe(false);
+    expect(ws.eventNames()).toEqual([]);
+    expect(calls).toEqual([['message', 'a'], ['close'], ['close']]);
+    expect(() => ws.emit('error', new Error('unhandled'))).toThrow('unhandled');
+  });
 });
 
 describe('before setSocket()', () => {
