@@ -290,6 +290,49 @@ describe('receiving', () => {
     ]);
   });
 
+  it('pauses the socket only while a chunk waits in the Receiver, and resumes it after', async () => {
+    const big = (fill) => Buffer.alloc(40 * 1024, fill);
+    const pausesOf = (socket) => {
+      const pauses = [];
+      const pause = socket.pause;
+      socket.pause = function () {
+        pauses.push(this.isPaused());
+        return pause.call(this);
+      };
+      return pauses;
+    };
+
+    // Parsed to the end within write(): nothing waits, so no pause, although
+    // the chunk is larger than the Receiver's 16 KiB highWaterMark.
+    const flowing = attach();
+    const flowingPauses = pausesOf(flowing.local);
+    const one = messages(flowing.ws, 1);
+    flowing.peer.sendBinary(big(1));
+    expect(await one).toEqual([[big(1), true]]);
+    await tick();
+    expect(flowingPauses).toEqual([]);
+    expect(flowing.local.isPaused()).toBe(false);
+
+    // One message per tick: the second waits in the Receiver, so the socket
+    // is paused, and resumed once the Receiver has drained.
+    const paced = attach({ socketOptions: { allowSynchronousEvents: false } });
+    const pacedPauses = pausesOf(paced.local);
+    const two = messages(paced.ws, 2);
+    paced.peer.send(
+      Buffer.concat([
+        paced.peer.encode({ opcode: OP.BINARY, payload: big(2) }),
+        paced.peer.encode({ opcode: OP.BINARY, payload: big(3) })
+      ])
+    );
+    expect(await two).toEqual([
+      [big(2), true],
+      [big(3), true]
+    ]);
+    await tick();
+    expect(pacedPauses).toEqual([false]);
+    expect(paced.local.isPaused()).toBe(false);
+  });
+
   it('converts binary messages per binaryType; text stays a Buffer', async () => {
     const { ws, peer } = attach();
     const seen = [];
