@@ -8,8 +8,15 @@
 // idle connection. The descriptor limit is raised for both processes
 // (ulimit -n in the harness's wrapper). Server on CPU 0, load on CPU 1.
 //
+// It is read twice: 0.5 s after the last connection opened, and again after
+// the server has been idle for --settle seconds. V8 grows its young
+// generation while thousands of connections open at once (by 20-28 MB here,
+// 2-3 KiB per connection at 10 000) and gives that back only once the process
+// allocates little; the second reading is what an idle server keeps.
+//
 //   node bench/memory.js [--quick] [--connections 10000] [--deflate off,on]
-//       [--size 1024] [--type text] [--reps 1] [--servers ws-native,ws+bu,ws,net]
+//       [--size 1024] [--type text] [--reps 1] [--settle 15]
+//       [--servers ws-native,ws+bu,ws,net]
 
 const {
   RATIO_BASE,
@@ -67,16 +74,20 @@ async function runOne(serverId, deflate, options) {
     );
     const ready = await load.ready;
     let after = null;
+    let settled = null;
     if (ready) {
       // Let the server finish its side of the last echoes before measuring.
       await sleep(500);
       after = await server.stats();
+      await sleep(options.settle * 1000);
+      settled = await server.stats();
     }
     load.closeStdin();
     const { result, stderr } = await load.done;
     return {
       before,
       after,
+      settled,
       ready,
       result,
       error: result ? result.first_error : stderr
@@ -94,6 +105,7 @@ async function main() {
     size: 1024,
     type: 'text',
     reps: 1,
+    settle: 15,
     servers: ['ws-native', 'ws+bu', 'ws', 'net']
   });
   const deflates = options.deflate.filter(Boolean).length
@@ -121,6 +133,7 @@ async function main() {
           run = { result: null, error: String(error.message) };
         }
         const ok =
+          run.settled &&
           run.after &&
           run.result &&
           run.result.errors === 0 &&
@@ -139,7 +152,8 @@ async function main() {
         process.stderr.write(
           `[${runs.length}/${total}] ${id}${deflates[d] ? ' deflate' : ''}: ` +
             (ok
-              ? `${fmt(perConnection / 1024)} KiB RSS per connection`
+              ? `${fmt(perConnection / 1024)} KiB RSS per connection, ` +
+                `${fmt((run.settled.rss - run.before.rss) / options.connections / 1024)} after ${options.settle} s idle`
               : `failed: ${run.error}`) +
             '\n'
         );
@@ -163,6 +177,9 @@ async function main() {
         rssKiBPerConnection: pick(
           (r) => (r.after.rss - r.before.rss) / n / 1024
         ),
+        settledRssKiBPerConnection: pick(
+          (r) => (r.settled.rss - r.before.rss) / n / 1024
+        ),
         heapKiBPerConnection: pick(
           (r) => (r.after.heapUsed - r.before.heapUsed) / n / 1024
         ),
@@ -178,11 +195,16 @@ async function main() {
     for (const id of servers) {
       const s = stats[id];
       s.ratio = base ? s.rssKiBPerConnection / base.rssKiBPerConnection : NaN;
+      s.settledRatio = base
+        ? s.settledRssKiBPerConnection / base.settledRssKiBPerConnection
+        : NaN;
       rows.push([
         deflate ? 'on' : 'off',
         SERVERS[id].label,
         fmt(s.rssKiBPerConnection),
         fmtRatio(s.ratio),
+        fmt(s.settledRssKiBPerConnection),
+        fmtRatio(s.settledRatio),
         fmt(s.heapKiBPerConnection),
         fmt(s.externalKiBPerConnection),
         fmt(s.rssMiB),
@@ -202,7 +224,8 @@ async function main() {
       `Idle memory per connection at ${options.connections} connections (${name})`,
       command,
       `Each connection echoed one ${sizeLabel(options.size)} ${options.type} message, then stayed idle. ` +
-        'Server memory after a full GC, with all connections held, minus the same before any connection, ÷ connections. ' +
+        'Server memory after a full GC, with all connections held, minus the same before any connection, ÷ connections: ' +
+        `0.5 s after the last connection opened, and after ${options.settle} s more of idling (V8 has then given back the young generation it grew while the connections opened). ` +
         `Median of ${options.reps} run(s). RSS vs ws+bu: lower is better.`,
       notes,
       machine
@@ -213,6 +236,8 @@ async function main() {
         'server',
         'RSS KiB/conn',
         'RSS vs ws+bu',
+        `RSS KiB/conn after ${options.settle} s idle`,
+        'idle RSS vs ws+bu',
         'JS heap KiB/conn',
         'external KiB/conn',
         'server RSS MiB',
