@@ -81,7 +81,9 @@ class Sender {
     this._compress = false;
 
     this._bufferedBytes = 0;
-    this._queue = [];
+    // Sends waiting for a compression or a Blob; null while there are none,
+    // as on most idle connections.
+    this._queue = null;
     this._state = DEFAULT;
 
     this._wroteThisTick = false;
@@ -523,8 +525,10 @@ class Sender {
    * @private
    */
   dequeue() {
-    while (this._state === DEFAULT && this._queue.length) {
+    while (this._state === DEFAULT && this._queue !== null) {
       const params = this._queue.shift();
+
+      if (this._queue.length === 0) this._queue = null;
 
       this._bufferedBytes -= params[3][kByteLength];
       params[0].call(this, params[1], params[2], params[3], params[4]);
@@ -539,7 +543,8 @@ class Sender {
    */
   enqueue(params) {
     this._bufferedBytes += params[3][kByteLength];
-    this._queue.push(params);
+    if (this._queue === null) this._queue = [params];
+    else this._queue.push(params);
   }
 
   /**
@@ -777,9 +782,9 @@ function toBuffer(data) {
  * @private
  */
 function failQueue(sender, err, cb, options) {
-  const queue = sender._queue;
+  const queue = sender._queue || [];
 
-  sender._queue = [];
+  sender._queue = null;
   sender._state = DEFAULT;
   if (options) sender._bufferedBytes -= options[kByteLength];
 

@@ -116,7 +116,9 @@ struct FrameParser::Impl {
   bool pieceCounted_ = false;
 
   // A control frame split across chunks (§5.5: at most 125 bytes).
-  uint8_t control_[kMaxControlPayloadBytes] = {};
+  // Allocated on first use: a control frame rarely spans chunks, and 125
+  // bytes held by every idle connection add up over thousands of them.
+  std::unique_ptr<uint8_t[]> control_;
   size_t controlBytes_ = 0;
 
   // Per execute() call.
@@ -464,13 +466,17 @@ bool FrameParser::Impl::readControl(uint8_t* data, size_t available,
     payloadLeft_ = 0;
     return finishControl(bytes, available, true, start);
   }
-  unmaskAndValidate(bytes, control_ + controlBytes_, available, false);
+  if (!control_) {
+    control_.reset(new (std::nothrow) uint8_t[kMaxControlPayloadBytes]);
+    if (!control_) return fail(Status::kOutOfMemory);
+  }
+  unmaskAndValidate(bytes, control_.get() + controlBytes_, available, false);
   controlBytes_ += available;
   payloadLeft_ -= available;
   if (payloadLeft_ != 0) return true;
   const size_t payloadBytes = controlBytes_;
   controlBytes_ = 0;
-  return finishControl(control_, payloadBytes, false, 0);
+  return finishControl(control_.get(), payloadBytes, false, 0);
 }
 
 bool FrameParser::Impl::finishMessage() {
