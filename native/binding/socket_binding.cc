@@ -287,12 +287,12 @@ void readAvailable(Connection* connection) {
       return;
     }
     Napi::HandleScope scope(env);
-    // A full read means a large message is arriving: take what else the
-    // kernel holds straight into the same Buffer, so the parser sees big
-    // chunks and only the first 64 KiB are copied.
     if (result.bytes >= kSizedReadMinBytes) {
       connection->sizedReadTries = kSizedReadTries;
     }
+    // A full read means a large message is arriving: take what else the
+    // kernel holds straight into the same Buffer, so the parser sees big
+    // chunks and only the first 64 KiB are copied.
     const size_t more =
         result.bytes == kReadBytes ? moreAvailable(connection->fd) : 0;
     Napi::Buffer<uint8_t> chunk =
