@@ -306,9 +306,7 @@ void readAvailable(Connection* connection) {
     }
     if (filled < chunk.Length()) {
       // FIONREAD promised more than the read returned (rare): trim.
-      Napi::Buffer<uint8_t> trimmed = newUninitializedBuffer(env, filled);
-      std::memcpy(trimmed.Data(), chunk.Data(), filled);
-      chunk = trimmed;
+      chunk = copyToBuffer(env, chunk.Data(), filled);
     }
     deliver(connection, chunk);
     // A short read emptied the kernel's buffer: wait for the next wake-up
