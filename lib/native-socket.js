@@ -35,6 +35,27 @@ const available = typeof binding.NativeSocket === 'function';
 
 if (available) binding.setSocketCallbacks(onNativeData, onNativeEvent);
 
+// Node builds a new address string for every socket. The local address is
+// nearly always the one of the connection before, and so is the remote one
+// behind a proxy or in a benchmark: keeping the previous string instead of an
+// equal copy saves 64 bytes per idle connection.
+const lastLocal = { address: undefined };
+const lastRemote = { address: undefined };
+
+/**
+ * Returns `address`, or the equal string last seen in `last`.
+ *
+ * @param {(String|undefined)} address An address as net.Socket reports it
+ * @param {{ address: (String|undefined) }} last The previous one
+ * @return {(String|undefined)}
+ * @private
+ */
+function shareAddress(address, last) {
+  if (address === last.address) return last.address;
+  if (typeof address === 'string') last.address = address;
+  return address;
+}
+
 /**
  * A connected socket whose reads and writes the addon does.
  *
@@ -51,10 +72,10 @@ class NativeSocket extends EventEmitter {
 
     // Read the addresses now: net.Socket caches them, so `req.socket`
     // keeps answering after its descriptor is closed below.
-    this.remoteAddress = socket.remoteAddress;
+    this.remoteAddress = shareAddress(socket.remoteAddress, lastRemote);
     this.remotePort = socket.remotePort;
     this.remoteFamily = socket.remoteFamily;
-    this.localAddress = socket.localAddress;
+    this.localAddress = shareAddress(socket.localAddress, lastLocal);
     this.localPort = socket.localPort;
     this.localFamily = socket.localFamily;
     this.bytesRead = 0;
