@@ -562,10 +562,12 @@ for (const property of [
 //
 // The `onopen`, `onerror`, `onclose` and `onmessage` attributes (HTML
 // standard, "the WebSocket interface"): at most one handler per attribute,
-// installed as a listener flagged with `kForOnEventAttribute`.
+// installed as a listener flagged with `kForOnEventAttribute`. Configurable,
+// like every Web IDL attribute and like ws's.
 //
 for (const type of ['open', 'error', 'close', 'message']) {
   Object.defineProperty(WebSocket.prototype, `on${type}`, {
+    configurable: true,
     enumerable: true,
     get() {
       for (const listener of this.listeners(type)) {

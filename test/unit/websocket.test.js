@@ -145,6 +145,19 @@ describe('WebSocket constants and attributes', () => {
     ).toBe(undefined);
   });
 
+  it('exposes the event handler attributes as configurable accessors', () => {
+    for (const name of ['onclose', 'onerror', 'onmessage', 'onopen']) {
+      const descriptor = Object.getOwnPropertyDescriptor(
+        WebSocket.prototype,
+        name
+      );
+      expect(descriptor.configurable).toBe(true);
+      expect(descriptor.enumerable).toBe(true);
+      expect(typeof descriptor.get).toBe('function');
+      expect(typeof descriptor.set).toBe('function');
+    }
+  });
+
   it('a server-side WebSocket waits for setSocket()', () => {
     const ws = new WebSocket(null, undefined, {
       autoPong: false,
