@@ -104,6 +104,39 @@ describeEach('closing', (impl) => {
     expect(client.events.of('error')).toEqual([]);
   });
 
+  it("terminate() while a Blob is being read: its send callback and those queued behind it get an error before 'close'", async () => {
+    // In the 'open' listener, as ws's own test does: there the socket closes
+    // before the Blob is read.
+    const server = await startServer(impl);
+    const client = new impl.WebSocket(server.url);
+    track(() => client.terminate());
+    const order = [];
+    const record = (name) => (err) => {
+      order.push([name, client.readyState, err && err.message]);
+    };
+    const closed = new Promise((resolve) => {
+      client.on('close', () => {
+        order.push(['close', client.readyState]);
+        resolve();
+      });
+    });
+    client.on('open', () => {
+      client.send(new Blob(['foo']), record('blob'));
+      client.send('bar', record('bar'));
+      client.send('baz', record('baz'));
+      client.terminate();
+    });
+    await within(closed, 3000, "the client's 'close' event");
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const message = 'The socket was closed while the blob was being read';
+    expect(order).toEqual([
+      ['blob', 2, message],
+      ['bar', 2, message],
+      ['baz', 2, message],
+      ['close', 3]
+    ]);
+  });
+
   it('server terminate(): the client reports 1006', async () => {
     const { client, serverWs } = await openPair(impl);
     let closeEvent;
