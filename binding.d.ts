@@ -240,8 +240,11 @@ export interface NativeSocketHandle {
   linkParser(parser: FrameParser | null, idle?: Int32Array): void;
   /** shutdown(SHUT_WR); 0 or errno. Call once nothing is queued. */
   shutdown(): number;
-  /** Closes the descriptor and drops anything queued; idempotent. */
-  close(): void;
+  /**
+   * Closes the descriptor and drops anything queued; idempotent. With `reset`, the peer gets a
+   * RST instead of a FIN (SO_LINGER 0).
+   */
+  close(reset?: boolean): void;
   setNoDelay(enable: boolean): void;
   setKeepAlive(enable: boolean, initialDelaySeconds: number): void;
   ref(): void;

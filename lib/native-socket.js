@@ -9,8 +9,8 @@
 //
 // NativeSocket implements the part of net.Socket that lib/ and ws-style user
 // code reach (`ws._socket`): data/end/error/close/finish/drain events, write
-// with callbacks, cork, end, destroy, pause/resume, addresses, keep-alive,
-// ref/unref and timeouts. WSN_NATIVE_IO=0 turns it off.
+// with callbacks, cork, end, destroy, resetAndDestroy, pause/resume,
+// addresses, keep-alive, ref/unref and timeouts. WSN_NATIVE_IO=0 turns it off.
 //
 // Once its Receiver has seen a chunk of 16 KiB or more, the rest of a large
 // uncompressed frame is read straight into the parser's message buffer while
@@ -377,53 +377,30 @@ class NativeSocket extends EventEmitter {
   }
 
   /**
-   * Close the descriptor now. Writes still queued get an error through
-   * their callbacks; with `err`, 'error' is emitted before 'close'.
+   * Close the descriptor now (see destroySocket()).
    *
-   * @param {Error} [err] Why
+   * @param {Error} [err] Why; emitted as 'error' before 'close'
    * @return {NativeSocket} this
    */
   destroy(err) {
+    return destroySocket(this, err, false);
+  }
+
+  /**
+   * Close the TCP connection with a RST instead of a FIN, as
+   * net.Socket#resetAndDestroy() does: the peer reads ECONNRESET.
+   *
+   * @return {NativeSocket} this
+   * @throws {TypeError} On a Unix-domain socket (ERR_INVALID_HANDLE_TYPE)
+   */
+  resetAndDestroy() {
     if (this.destroyed) return this;
-    this.destroyed = true;
-    this.readable = false;
-    this.writable = false;
-    this._handle.close();
-    if (this._timeout) {
-      clearTimeout(this._timeout);
-      this._timeout = null;
+    if (typeof this.localPort !== 'number') {
+      const err = new TypeError('This handle type cannot be sent');
+      err.code = 'ERR_INVALID_HANDLE_TYPE';
+      throw err;
     }
-
-    const callbacks = this._callbacks;
-    const corked = this._corkedCallbacks;
-    this._callbacks = null;
-    this._corkedCallbacks = null;
-    this._corkedChunks = null;
-    this._writableState.length = 0;
-    if (callbacks !== null || (corked !== null && corked.length > 0)) {
-      const lost = streamError(
-        'ERR_STREAM_DESTROYED',
-        'The socket was closed before the data was written'
-      );
-      if (callbacks !== null) {
-        for (const entry of callbacks) process.nextTick(entry.cb, lost);
-      }
-      if (corked !== null) {
-        for (const cb of corked) process.nextTick(cb, lost);
-      }
-    }
-
-    const server = this._server;
-    this._server = null;
-    if (server) {
-      server._connections--;
-      if (typeof server._emitCloseIfDrained === 'function') {
-        server._emitCloseIfDrained();
-      }
-    }
-
-    process.nextTick(emitDestroyed, this, err);
-    return this;
+    return destroySocket(this, undefined, true);
   }
 
   destroySoon() {
@@ -433,6 +410,60 @@ class NativeSocket extends EventEmitter {
       this.once('finish', this.destroy);
     }
   }
+}
+
+/**
+ * NativeSocket#destroy() and #resetAndDestroy(): closes the descriptor now.
+ * Writes still queued get an error through their callbacks; with `err`,
+ * 'error' is emitted before 'close'.
+ *
+ * @param {NativeSocket} socket The socket
+ * @param {Error} [err] Why
+ * @param {Boolean} reset Whether the peer gets a RST instead of a FIN
+ * @return {NativeSocket} socket
+ * @private
+ */
+function destroySocket(socket, err, reset) {
+  if (socket.destroyed) return socket;
+  socket.destroyed = true;
+  socket.readable = false;
+  socket.writable = false;
+  socket._handle.close(reset);
+  if (socket._timeout) {
+    clearTimeout(socket._timeout);
+    socket._timeout = null;
+  }
+
+  const callbacks = socket._callbacks;
+  const corked = socket._corkedCallbacks;
+  socket._callbacks = null;
+  socket._corkedCallbacks = null;
+  socket._corkedChunks = null;
+  socket._writableState.length = 0;
+  if (callbacks !== null || (corked !== null && corked.length > 0)) {
+    const lost = streamError(
+      'ERR_STREAM_DESTROYED',
+      'The socket was closed before the data was written'
+    );
+    if (callbacks !== null) {
+      for (const entry of callbacks) process.nextTick(entry.cb, lost);
+    }
+    if (corked !== null) {
+      for (const cb of corked) process.nextTick(cb, lost);
+    }
+  }
+
+  const server = socket._server;
+  socket._server = null;
+  if (server) {
+    server._connections--;
+    if (typeof server._emitCloseIfDrained === 'function') {
+      server._emitCloseIfDrained();
+    }
+  }
+
+  process.nextTick(emitDestroyed, socket, err);
+  return socket;
 }
 
 /**

@@ -320,8 +320,16 @@ void onPoll(uv_poll_t* handle, int status, int events) {
   if (connection->closed) return;
   Napi::HandleScope scope(Napi::Env(connection->env));
   if (status < 0) {
-    // libuv reports -errno on Unix.
-    emitEvent(connection, kEventError, -status);
+    // libuv reports -errno on Unix, and an EPOLLERR wake-up as UV_EBADF: the
+    // socket's pending error then says what happened (ECONNRESET after the
+    // peer's RST), as a read would have.
+    int pending = 0;
+    socklen_t length = sizeof pending;
+    const int fd = connection->fd;
+    const bool known =
+        ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &pending, &length) == 0;
+    emitEvent(connection, kEventError,
+              known && pending != 0 ? pending : -status);
     return;
   }
   if ((events & UV_WRITABLE) != 0 && !connection->queue.empty()) {
@@ -511,7 +519,14 @@ class SocketWrap : public Napi::ObjectWrap<SocketWrap> {
     return Napi::Number::New(info.Env(), error);
   }
 
+  // close(reset): with reset, SO_LINGER 0 first, so the kernel answers the
+  // close with a RST instead of a FIN (net.Socket#resetAndDestroy()).
   Napi::Value close(const Napi::CallbackInfo& info) {
+    if (connection_ != nullptr && info[0].ToBoolean()) {
+      const struct linger abort = {1, 0};
+      (void)::setsockopt(connection_->fd, SOL_SOCKET, SO_LINGER, &abort,
+                         sizeof abort);
+    }
     release(true);
     return info.Env().Undefined();
   }

@@ -31,7 +31,7 @@ import {
   startServer,
   track
 } from '../helpers/harness.js';
-import { native } from '../helpers/implementations.js';
+import { native, reference } from '../helpers/implementations.js';
 import {
   acceptFor,
   connectRaw,
@@ -419,6 +419,61 @@ describe('which sockets native I/O takes over', () => {
     const [code, reason] = await closed;
     expect(code).toBe(1000);
     expect(reason.toString()).toBe('done');
+  });
+});
+
+describe('resetAndDestroy()', () => {
+  it('over TCP: the peer reads ECONNRESET instead of an end of stream, and both WebSockets close with 1006', async () => {
+    const { client, serverWs } = await openPair(native);
+    const clientSocketEvents = [];
+    client._socket.on('error', (err) => clientSocketEvents.push(err.code));
+    client._socket.on('end', () => clientSocketEvents.push('end'));
+    expect(serverWs._socket.resetAndDestroy()).toBe(serverWs._socket);
+    expect(serverWs._socket.destroyed).toBe(true);
+    const [, clientCode] = await client.events.wait('close');
+    const [, serverCode] = await serverWs.events.wait('close');
+    expect([clientCode, serverCode]).toEqual([1006, 1006]);
+    expect(clientSocketEvents).toEqual(['ECONNRESET']);
+    expect(client.events.of('error')).toEqual([]);
+    // Once destroyed, it does nothing.
+    expect(serverWs._socket.resetAndDestroy()).toBe(serverWs._socket);
+  });
+
+  it("a peer's RST: the server's socket reports read ECONNRESET (not libuv's EBADF for EPOLLERR)", async () => {
+    const { client, serverWs } = await openPair(native, {
+      clientImpl: reference
+    });
+    const serverSocketErrors = [];
+    serverWs._socket.on('error', (err) =>
+      serverSocketErrors.push([err.code, err.syscall])
+    );
+    client._socket.resetAndDestroy();
+    const [, serverCode] = await serverWs.events.wait('close');
+    expect(serverCode).toBe(1006);
+    expect(serverSocketErrors).toEqual([['ECONNRESET', 'read']]);
+    expect(serverWs.events.of('error')).toEqual([]);
+  });
+
+  it('over a Unix-domain socket: throws ERR_INVALID_HANDLE_TYPE, as net.Socket does', async () => {
+    const ipc = path.join(tmpDir, `s${++socketCounter}.sock`);
+    const server = http.createServer();
+    await new Promise((resolve) => server.listen(ipc, resolve));
+    const wss = new WebSocket.WebSocketServer({ server });
+    const accepted = once(wss, 'connection');
+    track(
+      () =>
+        new Promise((resolve) => {
+          for (const ws of wss.clients) ws.terminate();
+          server.close(() => resolve());
+        })
+    );
+    const client = await connectClient(native, `ws+unix:${ipc}:/unix`);
+    const [serverWs] = await accepted;
+    expect(() => serverWs._socket.resetAndDestroy()).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_HANDLE_TYPE' })
+    );
+    expect(serverWs._socket.destroyed).toBe(false);
+    await expectTextBothWays(client, serverWs, 'still open');
   });
 });
 
