@@ -462,7 +462,10 @@ function destroySocket(socket, err, reset) {
     }
   }
 
-  process.nextTick(emitDestroyed, socket, err);
+  // After the loop turns, as net.Socket's 'error' and 'close' (which wait for
+  // its handle's close callback): work begun before destroy(), such as a Blob
+  // read for a send, then settles before the WebSocket's 'close', as in ws.
+  setImmediate(emitDestroyed, socket, err);
   return socket;
 }
 

@@ -85,8 +85,6 @@ class Sender {
     // as on most idle connections.
     this._queue = null;
     this._state = DEFAULT;
-    // The Blob being read (getBlobData()), until it is sent or failed.
-    this._blobRead = null;
 
     this._wroteThisTick = false;
     this._cork = UNCORKED;
@@ -436,17 +434,10 @@ class Sender {
     this._state = GET_BLOB_DATA;
 
     let counted = true;
-    const read = { cb, options, aborted: false };
-
-    this._blobRead = read;
 
     blob
       .arrayBuffer()
       .then((arrayBuffer) => {
-        if (read.aborted) return;
-
-        this._blobRead = null;
-
         if (this._socket.destroyed) {
           const err = new Error(
             'The socket was closed while the blob was being read'
@@ -467,34 +458,8 @@ class Sender {
         this.dequeue();
       })
       .catch((err) => {
-        if (read.aborted) return;
-
-        this._blobRead = null;
         process.nextTick(onError, this, err, cb, counted ? options : null);
       });
-  }
-
-  /**
-   * Fails the Blob being read, and every send queued behind it, now rather
-   * than when the read ends: the socket has closed, and their callbacks are
-   * due before the `'close'` event, while `readyState` is still `CLOSING`
-   * (ws gets there because its `'close'` waits for the receiver to finish).
-   *
-   * @private
-   */
-  abortBlobRead() {
-    const read = this._blobRead;
-
-    if (read === null) return;
-
-    read.aborted = true;
-    this._blobRead = null;
-    failQueue(
-      this,
-      new Error('The socket was closed while the blob was being read'),
-      read.cb,
-      read.options
-    );
   }
 
   /**

@@ -302,7 +302,6 @@ class WebSocket extends EventEmitter {
     const perMessageDeflate = this._extensions[PerMessageDeflate.extensionName];
 
     if (perMessageDeflate) perMessageDeflate.cleanup();
-    this._sender.abortBlobRead();
 
     this._receiver.removeAllListeners();
     this._readyState = CLOSED;
