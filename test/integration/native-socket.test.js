@@ -240,6 +240,42 @@ function numberedChunk(n) {
   return chunk;
 }
 
+/**
+ * Attaches a ws-native WebSocketServer to a listening http(s).Server, closed with everything on it
+ * after the test.
+ *
+ * @param {http.Server} server
+ * @return {Promise<[WebSocket, http.IncomingMessage]>} The first 'connection'
+ */
+function acceptOn(server) {
+  const wss = new WebSocket.WebSocketServer({ server });
+  track(
+    () =>
+      new Promise((resolve) => {
+        for (const ws of wss.clients) ws.terminate();
+        server.closeAllConnections();
+        server.close(() => resolve());
+      })
+  );
+  return once(wss, 'connection');
+}
+
+/**
+ * A ws-native server on an http.Server listening on a Unix-domain socket, and a connected
+ * ws+unix: client (path '/unix').
+ *
+ * @return {Promise<{ client: WebSocket, serverWs: WebSocket, req: http.IncomingMessage }>}
+ */
+async function openUnixPair() {
+  const ipc = path.join(tmpDir, `s${++socketCounter}.sock`);
+  const server = http.createServer();
+  await new Promise((resolve) => server.listen(ipc, resolve));
+  const accepted = acceptOn(server);
+  const client = await connectClient(native, `ws+unix:${ipc}:/unix`);
+  const [serverWs, req] = await accepted;
+  return { client, serverWs, req };
+}
+
 describe('which sockets native I/O takes over', () => {
   it('over TCP: the server-side and client-side sockets (a net.Socket with WSN_NATIVE_IO=0)', async () => {
     const { client, serverWs } = await openPair(native);
@@ -253,21 +289,7 @@ describe('which sockets native I/O takes over', () => {
   });
 
   it('over a Unix-domain socket: server.listen(path) and a ws+unix: client', async () => {
-    const ipc = path.join(tmpDir, `s${++socketCounter}.sock`);
-    const server = http.createServer();
-    await new Promise((resolve) => server.listen(ipc, resolve));
-    const wss = new WebSocket.WebSocketServer({ server });
-    const accepted = once(wss, 'connection');
-    track(
-      () =>
-        new Promise((resolve) => {
-          for (const ws of wss.clients) ws.terminate();
-          server.close(() => resolve());
-        })
-    );
-
-    const client = await connectClient(native, `ws+unix:${ipc}:/unix`);
-    const [serverWs, req] = await accepted;
+    const { client, serverWs, req } = await openUnixPair();
     expect(req.url).toBe('/unix');
     expectTcpSocket(serverWs._socket, nativeExpected());
     expectTcpSocket(client._socket, nativeExpected());
@@ -282,16 +304,7 @@ describe('which sockets native I/O takes over', () => {
       cert: credentials.cert
     });
     await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const wss = new WebSocket.WebSocketServer({ server });
-    const accepted = once(wss, 'connection');
-    track(
-      () =>
-        new Promise((resolve) => {
-          for (const ws of wss.clients) ws.terminate();
-          server.closeAllConnections();
-          server.close(() => resolve());
-        })
-    );
+    const accepted = acceptOn(server);
 
     const client = await connectClient(
       native,
@@ -455,20 +468,7 @@ describe('resetAndDestroy()', () => {
   });
 
   it('over a Unix-domain socket: throws ERR_INVALID_HANDLE_TYPE, as net.Socket does', async () => {
-    const ipc = path.join(tmpDir, `s${++socketCounter}.sock`);
-    const server = http.createServer();
-    await new Promise((resolve) => server.listen(ipc, resolve));
-    const wss = new WebSocket.WebSocketServer({ server });
-    const accepted = once(wss, 'connection');
-    track(
-      () =>
-        new Promise((resolve) => {
-          for (const ws of wss.clients) ws.terminate();
-          server.close(() => resolve());
-        })
-    );
-    const client = await connectClient(native, `ws+unix:${ipc}:/unix`);
-    const [serverWs] = await accepted;
+    const { client, serverWs } = await openUnixPair();
     expect(() => serverWs._socket.resetAndDestroy()).toThrow(
       expect.objectContaining({ code: 'ERR_INVALID_HANDLE_TYPE' })
     );
