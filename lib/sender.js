@@ -95,7 +95,11 @@ class Sender {
   }
 
   /**
-   * Frames a piece of data according to RFC 6455 §5.2.
+   * Frames a piece of data according to RFC 6455 §5.2, in the shapes ws's
+   * `Sender.frame()` returns, which hand-rolled broadcasts index: `[header,
+   * payload]`, or one Buffer for a masked `readOnly` payload. Unlike ws, a
+   * payload is never masked in place: without `readOnly` the second element
+   * is a masked copy.
    *
    * @param {(Buffer|String)} data The data to frame
    * @param {Object} options Options object
@@ -109,69 +113,40 @@ class Sender {
    *     key
    * @param {Number} options.opcode The opcode
    * @param {Boolean} [options.readOnly=false] Specifies whether `data` can be
-   *     modified (it never is: masking writes into a new Buffer)
+   *     modified (it never is)
    * @param {Boolean} [options.rsv1=false] Specifies whether or not to set the
    *     RSV1 bit
-   * @return {(Buffer|String)[]} The framed data: one Buffer, or a header
-   *     followed by the unchanged payload
+   * @return {Buffer[]} The framed data
    * @public
    */
   static frame(data, options) {
-    let length;
+    data = typeof data === 'string' ? Buffer.from(data) : toBuffer(data);
 
-    if (typeof data === 'string') {
-      length =
-        options[kByteLength] !== undefined
-          ? options[kByteLength]
-          : Buffer.byteLength(data);
-    } else {
-      data = toBuffer(data);
-      length = data.length;
-    }
-
+    const length = data.length;
     const masked = !!options.mask;
-    let offset = length < 126 ? 2 : length < 65536 ? 4 : 10;
-    const headerBytes = masked ? offset + 4 : offset;
-    const merge = masked || length <= FRAME_COPY_MAX_BYTES;
-    const target = Buffer.allocUnsafe(
-      merge ? headerBytes + length : headerBytes
-    );
+    const offset = payloadOffset(length);
+    const header = Buffer.allocUnsafe(masked ? offset + 4 : offset);
 
-    target[0] = (options.fin ? 0x80 : 0) | (options.rsv1 ? 0x40 : 0);
-    target[0] |= options.opcode;
+    writeHeader(header, length, options);
+    if (!masked) return [header, data];
 
-    if (offset === 2) {
-      target[1] = length;
-    } else if (offset === 4) {
-      target[1] = 126;
-      target[2] = length >>> 8;
-      target[3] = length & 0xff;
-    } else {
-      target[1] = 127;
-      target[2] = target[3] = 0;
-      target.writeUIntBE(length, 4, 6);
+    header[1] |= 0x80;
+    const key = maskKey(options, header, offset);
+
+    if (key === undefined) return [header, data];
+
+    if (options.readOnly) {
+      const target = Buffer.allocUnsafe(header.length + length);
+
+      header.copy(target, 0);
+      applyMask(data, key, target, header.length, length);
+      return [target];
     }
 
-    if (!merge) return [target, data];
+    const payload = Buffer.allocUnsafe(length);
 
-    let key;
-
-    if (masked) {
-      target[1] |= 0x80;
-      key = maskKey(options, target, offset);
-      offset += 4;
-    }
-
-    if (typeof data === 'string') {
-      target.write(data, offset, length);
-      if (key !== undefined) maskInPlace(target, key, offset, length);
-    } else if (key !== undefined) {
-      applyMask(data, key, target, offset, length);
-    } else {
-      target.set(data, offset);
-    }
-
-    return [target];
+    applyMask(data, key, payload, 0, length);
+    return [header, payload];
   }
 
   /**
@@ -230,7 +205,7 @@ class Sender {
     if (this._state !== DEFAULT) {
       this.enqueue([this.dispatch, payload, false, options, cb]);
     } else {
-      this.sendFrame(Sender.frame(payload, options), cb);
+      this.sendFrame(frameMessage(payload, options), cb);
     }
   }
 
@@ -303,7 +278,7 @@ class Sender {
     } else if (this._state !== DEFAULT) {
       this.enqueue([this.dispatch, data, false, options, cb]);
     } else {
-      this.sendFrame(Sender.frame(data, options), cb);
+      this.sendFrame(frameMessage(data, options), cb);
     }
   }
 
@@ -474,7 +449,7 @@ class Sender {
    */
   dispatch(data, compress, options, cb) {
     if (!compress) {
-      this.sendFrame(Sender.frame(data, options), cb);
+      this.sendFrame(frameMessage(data, options), cb);
       return;
     }
 
@@ -488,7 +463,7 @@ class Sender {
       const compressed = perMessageDeflate._compressNow(data, options.fin);
 
       if (compressed !== null) {
-        this.sendFrame(Sender.frame(compressed, options), cb);
+        this.sendFrame(frameMessage(compressed, options), cb);
         return;
       }
     }
@@ -514,7 +489,7 @@ class Sender {
 
       this._bufferedBytes -= options[kByteLength];
       this._state = DEFAULT;
-      this.sendFrame(Sender.frame(compressed, options), cb);
+      this.sendFrame(frameMessage(compressed, options), cb);
       this.dequeue();
     });
   }
@@ -663,6 +638,98 @@ function endTick(sender) {
   if (sender._cork === CORKED_TICK) {
     sender._cork = UNCORKED;
     sender._socket.uncork();
+  }
+}
+
+/**
+ * How the Sender frames its own messages: like `Sender.frame()`, but a payload
+ * of up to FRAME_COPY_MAX_BYTES, and every masked one, is copied behind its
+ * header into one Buffer, and a string goes unconverted behind its header
+ * when `options[kByteLength]` holds its byte length.
+ *
+ * @param {(Buffer|String)} data The data to frame
+ * @param {Object} options The frame options (see `Sender.frame()`)
+ * @return {(Buffer|String)[]} One Buffer, or a header followed by the
+ *     unchanged payload
+ * @private
+ */
+function frameMessage(data, options) {
+  let length;
+
+  if (typeof data === 'string') {
+    length =
+      options[kByteLength] !== undefined
+        ? options[kByteLength]
+        : Buffer.byteLength(data);
+  } else {
+    data = toBuffer(data);
+    length = data.length;
+  }
+
+  const masked = !!options.mask;
+  let offset = payloadOffset(length);
+  const headerBytes = masked ? offset + 4 : offset;
+  const merge = masked || length <= FRAME_COPY_MAX_BYTES;
+  const target = Buffer.allocUnsafe(merge ? headerBytes + length : headerBytes);
+
+  writeHeader(target, length, options);
+
+  if (!merge) return [target, data];
+
+  let key;
+
+  if (masked) {
+    target[1] |= 0x80;
+    key = maskKey(options, target, offset);
+    offset += 4;
+  }
+
+  if (typeof data === 'string') {
+    target.write(data, offset, length);
+    if (key !== undefined) maskInPlace(target, key, offset, length);
+  } else if (key !== undefined) {
+    applyMask(data, key, target, offset, length);
+  } else {
+    target.set(data, offset);
+  }
+
+  return [target];
+}
+
+/**
+ * The length of a frame header before its masking key (RFC 6455 §5.2).
+ *
+ * @param {Number} length The payload length
+ * @return {Number}
+ * @private
+ */
+function payloadOffset(length) {
+  return length < 126 ? 2 : length < 65536 ? 4 : 10;
+}
+
+/**
+ * Writes the first bytes of a frame header: FIN, RSV1, opcode and the
+ * payload length (without the MASK bit).
+ *
+ * @param {Buffer} target Where to write, at offset 0
+ * @param {Number} length The payload length
+ * @param {Object} options The frame options (see `Sender.frame()`)
+ * @private
+ */
+function writeHeader(target, length, options) {
+  target[0] = (options.fin ? 0x80 : 0) | (options.rsv1 ? 0x40 : 0);
+  target[0] |= options.opcode;
+
+  if (length < 126) {
+    target[1] = length;
+  } else if (length < 65536) {
+    target[1] = 126;
+    target[2] = length >>> 8;
+    target[3] = length & 0xff;
+  } else {
+    target[1] = 127;
+    target[2] = target[3] = 0;
+    target.writeUIntBE(length, 4, 6);
   }
 }
 

@@ -73,6 +73,30 @@ describeEach('exports', (impl) => {
     );
   });
 
+  it('Sender.frame() returns [header, payload] unmasked and one Buffer masked with readOnly', () => {
+    const { Sender } = impl.lib;
+    const payload = Buffer.from('to all');
+    const parts = Sender.frame(payload, {
+      fin: true,
+      opcode: OP.TEXT,
+      mask: false,
+      readOnly: false
+    });
+    expect(parts).toHaveLength(2);
+    expect(parts[0].toString('hex')).toBe('8106');
+    expect(parts[1]).toBe(payload);
+    const masked = Sender.frame(payload, {
+      fin: true,
+      opcode: OP.TEXT,
+      mask: true,
+      maskBuffer: Buffer.from([1, 2, 3, 4]),
+      generateMask: () => {},
+      readOnly: true
+    });
+    expect(masked).toHaveLength(1);
+    expect(masked[0]).toHaveLength(12);
+  });
+
   it('Sender.frame() output can be written to many sockets (a hand-rolled broadcast)', () => {
     const { Sender } = impl.lib;
     const parts = Sender.frame(Buffer.from('to all'), {

@@ -247,58 +247,72 @@ describe('Sender: argument errors match ws', () => {
 });
 
 describe('Sender.frame', () => {
-  it('returns one Buffer holding header and payload for a small payload', () => {
-    const data = Buffer.from('Hello');
-    const list = Sender.frame(data, {
-      fin: true,
-      opcode: 1,
-      mask: false,
-      readOnly: true,
-      rsv1: false
-    });
-    expect(list).toHaveLength(1);
-    expect(list[0].toString('hex')).toBe('810548656c6c6f');
-  });
-
-  it('returns the header and the caller’s own buffer (no copy) for a large unmasked payload', () => {
-    const data = Buffer.alloc(1 << 20, 5);
-    const list = Sender.frame(data, {
+  it('returns the header and the caller’s own payload for an unmasked frame, as ws does', () => {
+    for (const size of [5, 1 << 20]) {
+      const data = Buffer.alloc(size, 5);
+      const list = Sender.frame(data, {
+        fin: true,
+        opcode: 2,
+        mask: false,
+        readOnly: true,
+        rsv1: false
+      });
+      expect(list).toHaveLength(2);
+      expect(list[1]).toBe(data);
+    }
+    const [header] = Sender.frame(Buffer.alloc(1 << 20), {
       fin: true,
       opcode: 2,
       mask: false,
-      readOnly: true,
       rsv1: false
     });
-    expect(list).toHaveLength(2);
-    expect(list[0].toString('hex')).toBe('827f0000000000100000');
-    expect(list[1]).toBe(data);
+    expect(header.toString('hex')).toBe('827f0000000000100000');
   });
 
-  it('copies up to 1 KiB behind the header; above, hands over the payload itself, strings too', () => {
-    const opts = { fin: true, opcode: 2, mask: false, rsv1: false };
-    expect(Sender.frame(Buffer.alloc(1024), opts)).toHaveLength(1);
-    expect(Sender.frame(Buffer.alloc(1024), opts)[0]).toHaveLength(1028);
-    const large = Buffer.alloc(1025);
-    const list = Sender.frame(large, opts);
-    expect(list).toHaveLength(2);
-    expect(list[1]).toBe(large);
-    const text = 'é'.repeat(600);
-    const textList = Sender.frame(text, { ...opts, opcode: 1 });
-    expect(textList[0].toString('hex')).toBe('817e04b0');
-    expect(textList[1]).toBe(text);
-    // Masked frames are always one Buffer: the payload is masked into it.
-    expect(Sender.frame(large, { ...opts, mask: true })).toHaveLength(1);
+  it('masked: one Buffer with readOnly, else the header and a masked copy; strings become Buffers', () => {
+    const opts = {
+      fin: true,
+      opcode: 1,
+      mask: true,
+      maskBuffer: Buffer.alloc(4),
+      generateMask: fixedMask,
+      rsv1: false
+    };
+    const data = Buffer.from('Hello');
+    const merged = Sender.frame(data, { ...opts, readOnly: true });
+    expect(merged).toHaveLength(1);
+    expect(merged[0].toString('hex')).toBe('818537fa213d7f9f4d5158');
+    const parts = Sender.frame(data, { ...opts, readOnly: false });
+    expect(parts).toHaveLength(2);
+    expect(parts[1]).not.toBe(data);
+    expect(Buffer.concat(parts).toString('hex')).toBe('818537fa213d7f9f4d5158');
+    expect(data.toString()).toBe('Hello');
+    const text = Sender.frame('é'.repeat(600), { ...opts, mask: false });
+    expect(text[0].toString('hex')).toBe('817e04b0');
+    expect(Buffer.isBuffer(text[1])).toBe(true);
   });
 
   it('an all-zero key from generateMask leaves the payload as it is, MASK bit set', () => {
-    const [buf] = Sender.frame('Hi', {
+    const data = Buffer.from('Hi');
+    const list = Sender.frame(data, {
       fin: true,
       opcode: 1,
       mask: true,
       rsv1: false,
       generateMask: (key) => key.fill(0)
     });
-    expect(buf.toString('hex')).toBe('81820000000048' + '69');
+    expect(list[1]).toBe(data);
+    expect(Buffer.concat(list).toString('hex')).toBe('81820000000048' + '69');
+  });
+
+  it('sets RSV1 and leaves FIN clear when asked; accepts a string', () => {
+    const list = Sender.frame('€', {
+      fin: false,
+      opcode: 1,
+      mask: false,
+      rsv1: true
+    });
+    expect(Buffer.concat(list).toString('hex')).toBe('4103e282ac');
   });
 
   it('never modifies the data when masking; fills maskBuffer through generateMask', () => {
@@ -336,16 +350,6 @@ describe('Sender.frame', () => {
       keys.add(frame.maskKey.toString('hex'));
     }
     expect(keys.size).toBeGreaterThan(60);
-  });
-
-  it('sets RSV1 and leaves FIN clear when asked; accepts a string', () => {
-    const [buf] = Sender.frame('€', {
-      fin: false,
-      opcode: 1,
-      mask: false,
-      rsv1: true
-    });
-    expect(buf.toString('hex')).toBe('4103e282ac');
   });
 });
 
