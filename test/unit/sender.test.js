@@ -315,6 +315,25 @@ describe('Sender.frame', () => {
     expect(Buffer.concat(list).toString('hex')).toBe('4103e282ac');
   });
 
+  it('the Sender’s own frames: up to 1 KiB copied behind the header, above it the caller’s buffer; masked always copied', async () => {
+    for (const [size, mask, chunkCount] of [
+      [1024, false, 1],
+      [1025, false, 2],
+      [1025, true, 1]
+    ]) {
+      const socket = captureSocket();
+      const data = Buffer.alloc(size, 7);
+      new Sender(socket, {}, fixedMask).send(data, { ...BINARY, mask });
+      await immediate();
+      const chunks = socket.calls.flat();
+      expect(chunks).toHaveLength(chunkCount);
+      if (chunkCount === 2) expect(chunks[1]).toBe(data);
+      else expect(chunks[0]).toHaveLength(size + (mask ? 8 : 4));
+      const [frame] = socket.frames();
+      expect(frame.payload).toEqual(data);
+    }
+  });
+
   it('never modifies the data when masking; fills maskBuffer through generateMask', () => {
     for (const size of [5, 100000]) {
       const data = Buffer.alloc(size, 0x41);
