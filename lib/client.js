@@ -481,7 +481,9 @@ function checkUpgradeResponse(
       return 'Invalid Sec-WebSocket-Extensions header';
     }
 
-    websocket._extensions[PerMessageDeflate.extensionName] = perMessageDeflate;
+    websocket._extensions = {
+      [PerMessageDeflate.extensionName]: perMessageDeflate
+    };
   }
 
   return undefined;

@@ -18,5 +18,9 @@ module.exports = {
   kListener: Symbol('kListener'),
   kStatusCode: Symbol('status-code'),
   kWebSocket: Symbol('websocket'),
+  // The negotiated extensions of a connection that has none, shared (an
+  // empty object per connection is 56 bytes); frozen, so a write into it
+  // fails loudly instead of leaking into every other connection.
+  NO_EXTENSIONS: Object.freeze({}),
   NOOP: () => {}
 };

@@ -189,7 +189,7 @@ function wrap(stream, options) {
   const ws = new opts.WebSocket(null, undefined, opts);
   ws._isServer = isServer;
   ws._protocol = opts.protocol;
-  ws._extensions = extensions;
+  if (opts.perMessageDeflate) ws._extensions = extensions;
 
   ws.setSocket(stream, opts.head, {
     allowSynchronousEvents: opts.allowSynchronousEvents,

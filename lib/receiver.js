@@ -5,7 +5,12 @@ const { Writable } = require('stream');
 const binding = require('./binding');
 const PerMessageDeflate = require('./permessage-deflate');
 const { protocolError, status } = require('./errors');
-const { BINARY_TYPES, EMPTY_BUFFER, kWebSocket } = require('./constants');
+const {
+  BINARY_TYPES,
+  EMPTY_BUFFER,
+  kWebSocket,
+  NO_EXTENSIONS
+} = require('./constants');
 
 const FastBuffer = Buffer[Symbol.species];
 
@@ -77,7 +82,7 @@ class Receiver extends Writable {
         ? options.allowSynchronousEvents
         : true;
     this._binaryType = options.binaryType || BINARY_TYPES[0];
-    this._extensions = options.extensions || {};
+    this._extensions = options.extensions || NO_EXTENSIONS;
     this._isServer = !!options.isServer;
     this._maxBufferedChunks = options.maxBufferedChunks | 0;
     this._maxFragments = options.maxFragments | 0;

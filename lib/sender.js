@@ -2,7 +2,12 @@
 
 const binding = require('./binding');
 const PerMessageDeflate = require('./permessage-deflate');
-const { EMPTY_BUFFER, kWebSocket, NOOP } = require('./constants');
+const {
+  EMPTY_BUFFER,
+  kWebSocket,
+  NO_EXTENSIONS,
+  NOOP
+} = require('./constants');
 const { isBlob, isValidStatusCode } = require('./validation');
 
 const FastBuffer = Buffer[Symbol.species];
@@ -68,7 +73,7 @@ class Sender {
    *     masking key
    */
   constructor(socket, extensions, generateMask) {
-    this._extensions = extensions || {};
+    this._extensions = extensions || NO_EXTENSIONS;
 
     if (generateMask) {
       this._generateMask = generateMask;

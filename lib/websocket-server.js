@@ -126,6 +126,9 @@ class WebSocketServer extends EventEmitter {
     if (options.clientTracking) {
       this.clients = new Set();
       this._shouldEmitClose = false;
+      // One listener for all the clients (`this` is the WebSocket): a
+      // closure per connection would be about 100 bytes each.
+      this._onClientClose = untrackOnClose(this);
     }
 
     this.options = options;
@@ -404,12 +407,7 @@ class WebSocketServer extends EventEmitter {
 
     if (this.clients) {
       this.clients.add(ws);
-      ws.on('close', () => {
-        this.clients.delete(ws);
-        if (this._shouldEmitClose && !this.clients.size) {
-          process.nextTick(emitClose, this);
-        }
-      });
+      ws.on('close', this._onClientClose);
     }
 
     cb(ws, req);
@@ -457,6 +455,22 @@ function attachListeners(emitter, listeners) {
  * @param {WebSocketServer} server The server
  * @private
  */
+/**
+ * Makes the `'close'` listener that removes a client from `server.clients`.
+ *
+ * @param {WebSocketServer} server The server
+ * @return {Function} The listener, called with `this` set to the WebSocket
+ * @private
+ */
+function untrackOnClose(server) {
+  return function onClientClose() {
+    server.clients.delete(this);
+    if (server._shouldEmitClose && !server.clients.size) {
+      process.nextTick(emitClose, server);
+    }
+  };
+}
+
 function emitClose(server) {
   server._state = CLOSED;
   server.emit('close');

@@ -22,6 +22,7 @@ const {
   kListener,
   kStatusCode,
   kWebSocket,
+  NO_EXTENSIONS,
   NOOP
 } = require('./constants');
 const {
@@ -83,7 +84,7 @@ class WebSocket extends EventEmitter {
     this._closeMessage = EMPTY_BUFFER;
     this._closeTimer = null;
     this._errorEmitted = false;
-    this._extensions = {};
+    this._extensions = NO_EXTENSIONS;
     this._paused = false;
     this._protocol = '';
     this._readyState = CONNECTING;
@@ -151,7 +152,7 @@ class WebSocket extends EventEmitter {
   get bufferedAmount() {
     if (!this._socket) return this._bufferedAmount;
 
-    return this._socket._writableState.length + this._sender._bufferedBytes;
+    return this._socket.writableLength + this._sender._bufferedBytes;
   }
 
   /**
@@ -832,12 +833,12 @@ function socketOnClose() {
   // not lost. In flowing mode the buffer is empty.
   //
   if (
-    !this._readableState.endEmitted &&
+    !this.readableEnded &&
     !websocket._closeFrameReceived &&
     !receiver._writableState.errorEmitted &&
-    this._readableState.length !== 0
+    this.readableLength !== 0
   ) {
-    receiver.write(this.read(this._readableState.length));
+    receiver.write(this.read(this.readableLength));
   }
 
   receiver.end();
