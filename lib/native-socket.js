@@ -38,9 +38,10 @@ if (available) binding.setSocketCallbacks(onNativeData, onNativeEvent);
 // Node builds a new address string for every socket. The local address is
 // nearly always the one of the connection before, and so is the remote one
 // behind a proxy or in a benchmark: keeping the previous string instead of an
-// equal copy saves 64 bytes per idle connection.
-const lastLocal = { address: undefined };
+// equal copy saves 64 bytes per idle connection. The local end as a whole
+// (address, family, port) is shared the same way.
 const lastRemote = { address: undefined };
+let lastLocal = { address: undefined, family: undefined, port: undefined };
 
 /**
  * Returns `address`, or the equal string last seen in `last`.
@@ -57,6 +58,44 @@ function shareAddress(address, last) {
 }
 
 /**
+ * Returns the local end of `socket`, as the object of the connection before
+ * when it is the same.
+ *
+ * @param {net.Socket} socket The socket
+ * @return {{ address: (String|undefined), family: (String|undefined),
+ *     port: (Number|undefined) }}
+ * @private
+ */
+function shareLocalEnd(socket) {
+  const address = socket.localAddress;
+  const family = socket.localFamily;
+  const port = socket.localPort;
+  if (
+    address !== lastLocal.address ||
+    family !== lastLocal.family ||
+    port !== lastLocal.port
+  ) {
+    lastLocal = { address, family, port };
+  }
+  return lastLocal;
+}
+
+// The booleans of a NativeSocket, in one small integer: an idle connection
+// keeps a dozen of them, and each field is 8 bytes.
+const DESTROYED = 1 << 0;
+const READABLE = 1 << 1;
+const WRITABLE = 1 << 2;
+const END_EMITTED = 1 << 3; // the peer's FIN was read and 'end' emitted
+const ENDING = 1 << 4; // end() was called
+const FINISHED = 1 << 5; // the FIN was sent and 'finish' emitted
+const NEED_DRAIN = 1 << 6; // write() returned false; 'drain' is owed
+const FLOWING = 1 << 7; // readableFlowing === true
+const PAUSED = 1 << 8; // readableFlowing === false
+const RESUME_SCHEDULED = 1 << 9;
+const SHUT_DOWN = 1 << 10; // shutdown(2) was called
+const UNSHIFTED = 1 << 11; // bytes were put back before the parser's
+
+/**
  * A connected socket whose reads and writes the addon does.
  *
  * @extends EventEmitter
@@ -70,44 +109,27 @@ class NativeSocket extends EventEmitter {
     super();
     useCompactListeners(this);
 
+    this._flags = READABLE | WRITABLE;
+
     // Read the addresses now: net.Socket caches them, so `req.socket`
     // keeps answering after its descriptor is closed below.
     this.remoteAddress = shareAddress(socket.remoteAddress, lastRemote);
     this.remotePort = socket.remotePort;
     this.remoteFamily = socket.remoteFamily;
-    this.localAddress = shareAddress(socket.localAddress, lastLocal);
-    this.localPort = socket.localPort;
-    this.localFamily = socket.localFamily;
+    this._localEnd = shareLocalEnd(socket);
     this.bytesRead = 0;
     this.bytesWritten = 0;
-    this.connecting = false;
-    this.destroyed = false;
-    this.readable = true;
-    this.writable = true;
-    this._readableState = {
-      length: 0,
-      ended: false,
-      endEmitted: false,
-      flowing: null
-    };
-    this._writableState = {
-      length: 0,
-      ending: false,
-      finished: false,
-      needDrain: false
-    };
 
     // The lists below are null while empty, which they are for most of an
     // idle connection's life: four arrays are 128 bytes per connection.
     this._pending = head && head.length > 0 ? [head] : null;
-    this._resumeScheduled = false;
+    this._pendingBytes = 0; // in `_pending`
+    this._writeLength = 0; // accepted by write() and not yet flushed
     this._corked = 0;
     this._corkedChunks = null;
     this._corkedCallbacks = null;
     this._accepted = 0;
     this._callbacks = null;
-    this._shutdown = false;
-    this._unshifted = false;
     this._timeout = null;
     this.timeout = 0;
 
@@ -124,9 +146,7 @@ class NativeSocket extends EventEmitter {
       this._pending ??= [];
       this._pending.push(socket.read(socket._readableState.length));
     }
-    if (this._pending !== null) {
-      this._readableState.length = byteLength(this._pending);
-    }
+    if (this._pending !== null) this._pendingBytes = byteLength(this._pending);
 
     // A destroyed net.Socket forgets its local address (not the peer's):
     // keep `req.socket.localPort` and the like answering with the one read
@@ -136,20 +156,85 @@ class NativeSocket extends EventEmitter {
     if (sockname) socket._getsockname = () => sockname;
   }
 
+  get destroyed() {
+    return (this._flags & DESTROYED) !== 0;
+  }
+
+  get readable() {
+    return (this._flags & READABLE) !== 0;
+  }
+
+  get writable() {
+    return (this._flags & WRITABLE) !== 0;
+  }
+
+  get connecting() {
+    return false;
+  }
+
+  get localAddress() {
+    return this._localEnd.address;
+  }
+
+  get localFamily() {
+    return this._localEnd.family;
+  }
+
+  get localPort() {
+    return this._localEnd.port;
+  }
+
   get bufferSize() {
-    return this._writableState.length;
+    return this._writeLength;
   }
 
   get writableLength() {
-    return this._writableState.length;
+    return this._writeLength;
+  }
+
+  get writableEnded() {
+    return (this._flags & ENDING) !== 0;
   }
 
   get writableFinished() {
-    return this._writableState.finished;
+    return (this._flags & FINISHED) !== 0;
+  }
+
+  get writableNeedDrain() {
+    return (this._flags & NEED_DRAIN) !== 0;
+  }
+
+  get readableLength() {
+    return this._pendingBytes;
   }
 
   get readableEnded() {
-    return this._readableState.endEmitted;
+    return (this._flags & END_EMITTED) !== 0;
+  }
+
+  get readableFlowing() {
+    if (this._flags & FLOWING) return true;
+    return this._flags & PAUSED ? false : null;
+  }
+
+  // Copies of net.Socket's stream states, for code that peeks at them (as ws
+  // does for `bufferedAmount`); the socket keeps these fields itself.
+  get _readableState() {
+    return {
+      length: this._pendingBytes,
+      ended: this.readableEnded,
+      endEmitted: this.readableEnded,
+      flowing: this.readableFlowing
+    };
+  }
+
+  get _writableState() {
+    return {
+      length: this._writeLength,
+      ending: this.writableEnded,
+      finished: this.writableFinished,
+      needDrain: this.writableNeedDrain
+    };
   }
 
   get readyState() {
@@ -170,32 +255,29 @@ class NativeSocket extends EventEmitter {
   on(event, listener) {
     super.on(event, listener);
     // As a Readable: a 'data' listener starts the flow unless paused.
-    if (event === 'data' && this._readableState.flowing !== false) {
-      this.resume();
-    }
+    if (event === 'data' && (this._flags & PAUSED) === 0) this.resume();
     return this;
   }
 
   isPaused() {
-    return this._readableState.flowing === false;
+    return (this._flags & PAUSED) !== 0;
   }
 
   pause() {
-    if (this._readableState.flowing !== false) {
-      this._readableState.flowing = false;
+    if ((this._flags & PAUSED) === 0) {
+      this._flags = (this._flags & ~FLOWING) | PAUSED;
       if (!this.destroyed) this._handle.readStop();
     }
     return this;
   }
 
   resume() {
-    const state = this._readableState;
-    if (state.flowing !== true) {
-      state.flowing = true;
+    if ((this._flags & FLOWING) === 0) {
+      this._flags = (this._flags & ~PAUSED) | FLOWING;
       // As a Readable, data flows from the next tick, after the caller has
       // attached its listeners.
-      if (!this._resumeScheduled) {
-        this._resumeScheduled = true;
+      if ((this._flags & RESUME_SCHEDULED) === 0) {
+        this._flags |= RESUME_SCHEDULED;
         process.nextTick(startFlowing, this);
       }
     }
@@ -211,7 +293,7 @@ class NativeSocket extends EventEmitter {
    * @private
    */
   linkParser(parser, idle) {
-    if (!this.destroyed && !this._unshifted) {
+    if ((this._flags & (DESTROYED | UNSHIFTED)) === 0) {
       this._handle.linkParser(parser, idle);
     }
   }
@@ -219,11 +301,11 @@ class NativeSocket extends EventEmitter {
   unshift(chunk) {
     if (chunk && chunk.length > 0) {
       // Bytes the parser has not seen now come first: no reads into it.
-      this._unshifted = true;
+      this._flags |= UNSHIFTED;
       if (!this.destroyed) this._handle.linkParser(null);
       this._pending ??= [];
       this._pending.unshift(chunk);
-      this._readableState.length += chunk.length;
+      this._pendingBytes += chunk.length;
     }
   }
 
@@ -234,7 +316,7 @@ class NativeSocket extends EventEmitter {
         ? this._pending[0]
         : Buffer.concat(this._pending);
     this._pending = null;
-    this._readableState.length = 0;
+    this._pendingBytes = 0;
     return data;
   }
 
@@ -312,7 +394,7 @@ class NativeSocket extends EventEmitter {
     }
     if (typeof chunk === 'string') chunk = Buffer.from(chunk, encoding);
 
-    if (this.destroyed || this._writableState.ending) {
+    if ((this._flags & (DESTROYED | ENDING)) !== 0) {
       const err = this.destroyed
         ? streamError(
             'ERR_STREAM_DESTROYED',
@@ -335,13 +417,13 @@ class NativeSocket extends EventEmitter {
       if (typeof cb === 'function') {
         this._corkedCallbacks.push(cb);
       }
-      this._writableState.length += chunk.length;
+      this._writeLength += chunk.length;
     } else {
       writeChunks(this, chunk, typeof cb === 'function' ? [cb] : null);
     }
 
-    const below = this._writableState.length < HIGH_WATER_MARK;
-    if (!below) this._writableState.needDrain = true;
+    const below = this._writeLength < HIGH_WATER_MARK;
+    if (!below) this._flags |= NEED_DRAIN;
     return below;
   }
 
@@ -363,13 +445,11 @@ class NativeSocket extends EventEmitter {
     }
     if (chunk !== undefined && chunk !== null) this.write(chunk, encoding);
     if (typeof cb === 'function') {
-      if (this._writableState.finished) process.nextTick(cb);
+      if (this.writableFinished) process.nextTick(cb);
       else this.once('finish', cb);
     }
-    const state = this._writableState;
-    if (state.ending || this.destroyed) return this;
-    state.ending = true;
-    this.writable = false;
+    if ((this._flags & (DESTROYED | ENDING)) !== 0) return this;
+    this._flags = (this._flags | ENDING) & ~WRITABLE;
     this._corked = 1;
     this.uncork();
     maybeShutdown(this);
@@ -404,7 +484,7 @@ class NativeSocket extends EventEmitter {
   }
 
   destroySoon() {
-    if (this._writableState.finished) this.destroy();
+    if (this.writableFinished) this.destroy();
     else {
       this.end();
       this.once('finish', this.destroy);
@@ -425,9 +505,7 @@ class NativeSocket extends EventEmitter {
  */
 function destroySocket(socket, err, reset) {
   if (socket.destroyed) return socket;
-  socket.destroyed = true;
-  socket.readable = false;
-  socket.writable = false;
+  socket._flags = (socket._flags | DESTROYED) & ~(READABLE | WRITABLE);
   socket._handle.close(reset);
   if (socket._timeout) {
     clearTimeout(socket._timeout);
@@ -439,7 +517,7 @@ function destroySocket(socket, err, reset) {
   socket._callbacks = null;
   socket._corkedCallbacks = null;
   socket._corkedChunks = null;
-  socket._writableState.length = 0;
+  socket._writeLength = 0;
   if (callbacks !== null || (corked !== null && corked.length > 0)) {
     const lost = streamError(
       'ERR_STREAM_DESTROYED',
@@ -529,12 +607,9 @@ function onNativeEvent(kind, value) {
   if (kind === EVENT_FLUSHED) {
     onFlushed(this, value);
   } else if (kind === EVENT_END) {
-    const state = this._readableState;
-    state.ended = true;
-    state.endEmitted = true;
-    this.readable = false;
+    this._flags = (this._flags | END_EMITTED) & ~READABLE;
     this.emit('end');
-    if (this._writableState.finished) this.destroy();
+    if (this.writableFinished) this.destroy();
   } else if (kind === EVENT_ERROR) {
     this.destroy(errnoError(value, 'read'));
   }
@@ -556,7 +631,7 @@ function writeChunks(socket, data, callbacks) {
   socket.bytesWritten += bytes;
   socket._accepted += bytes;
   // Nothing is corked here: uncork() hands over the whole corked list.
-  socket._writableState.length = queued;
+  socket._writeLength = queued;
   if (queued === 0) {
     if (callbacks) {
       for (const cb of callbacks) process.nextTick(cb, null);
@@ -582,15 +657,14 @@ function onFlushed(socket, flushed) {
       ready = callbacks.splice(0, done);
     }
   }
-  const state = socket._writableState;
-  state.length = socket._accepted - flushed + corkedBytes(socket);
+  socket._writeLength = socket._accepted - flushed + corkedBytes(socket);
   if (ready) {
     for (const entry of ready) entry.cb(null);
   }
   if (socket.destroyed) return;
   if (socket._accepted === flushed) {
-    if (state.needDrain) {
-      state.needDrain = false;
+    if (socket._flags & NEED_DRAIN) {
+      socket._flags &= ~NEED_DRAIN;
       socket.emit('drain');
     }
     maybeShutdown(socket);
@@ -598,16 +672,13 @@ function onFlushed(socket, flushed) {
 }
 
 function maybeShutdown(socket) {
-  const state = socket._writableState;
   if (
-    !state.ending ||
-    socket._shutdown ||
-    socket.destroyed ||
-    state.length !== 0
+    (socket._flags & (ENDING | SHUT_DOWN | DESTROYED)) !== ENDING ||
+    socket._writeLength !== 0
   ) {
     return;
   }
-  socket._shutdown = true;
+  socket._flags |= SHUT_DOWN;
   const error = socket._handle.shutdown();
   // ENOTCONN: the peer already reset the connection; 'close' follows.
   if (error !== 0 && getSystemErrorName(-error) !== 'ENOTCONN') {
@@ -619,23 +690,23 @@ function maybeShutdown(socket) {
 
 function emitFinish(socket) {
   if (socket.destroyed) return;
-  socket._writableState.finished = true;
+  socket._flags |= FINISHED;
   socket.emit('finish');
-  if (socket._readableState.endEmitted) socket.destroy();
+  if (socket.readableEnded) socket.destroy();
 }
 
 function startFlowing(socket) {
-  socket._resumeScheduled = false;
-  if (socket.destroyed || socket._readableState.flowing !== true) return;
-  while (socket._pending !== null && socket._readableState.flowing === true) {
+  socket._flags &= ~RESUME_SCHEDULED;
+  if ((socket._flags & (DESTROYED | FLOWING)) !== FLOWING) return;
+  while (socket._pending !== null && (socket._flags & FLOWING) !== 0) {
     const chunk = socket._pending.shift();
     if (socket._pending.length === 0) socket._pending = null;
-    socket._readableState.length -= chunk.length;
+    socket._pendingBytes -= chunk.length;
     socket.bytesRead += chunk.length;
     socket.emit('data', chunk);
     if (socket.destroyed) return;
   }
-  if (socket._readableState.flowing === true) socket._handle.readStart();
+  if ((socket._flags & FLOWING) !== 0) socket._handle.readStart();
 }
 
 function emitDestroyed(socket, err) {

@@ -41,64 +41,62 @@ const MAX_SPARE_WORD_ARRAYS = 16;
 const NO_PROGRESS = 255;
 const { INFLATE_PENDING } = status;
 
+// The states of a FrameReader, in one small integer.
+const SYNCHRONOUS_EVENTS = 1 << 0; // allowSynchronousEvents
+const CONCLUDED = 1 << 1; // the close frame was read
+const ENDING = 1 << 2; // end() was called; 'finish' follows the last chunk
+const FINISHED = 1 << 3;
+const ERRORED = 1 << 4; // the peer broke the protocol
+const ERROR_EMITTED = 1 << 5;
+const DESTROYED = 1 << 6;
+const NEED_DRAIN = 1 << 7; // write() returned false; the sink's drain is owed
+const DRAINING_QUEUE = 1 << 8; // drainQueue() is running
+
+// FrameReader#write() returns false once this many bytes wait behind the
+// chunk in progress, as a Writable does at its default high-water mark.
+const HIGH_WATER_MARK = 16 * 1024;
+
 /**
- * HyBi Receiver: a Writable over the native frame parser. Each socket chunk
- * is parsed by one native call; the events it reports are then emitted from
- * JS, so ws's event order, pausing and `allowSynchronousEvents` pacing are
- * kept and no user code ever runs in the middle of a parse. A large
- * compressed message is inflated in slices (256 KiB of output each, about a
- * millisecond of zlib) with a turn of the event loop between two slices, so
- * the loop stays free as with ws's asynchronous zlib; later socket chunks
- * wait in the Writable's buffer meanwhile.
+ * The receiving half of a connection: feeds socket chunks to the native frame
+ * parser and hands what it reports to a sink, a table of functions called
+ * with the owner first (see lib/websocket.js). Each chunk is parsed by one
+ * native call; the events it reports are then dispatched from JS, so ws's
+ * event order, pausing and `allowSynchronousEvents` pacing are kept and no
+ * user code ever runs in the middle of a parse. A large compressed message is
+ * inflated in slices (256 KiB of output each, about a millisecond of zlib)
+ * with a turn of the event loop between two slices, so the loop stays free as
+ * with ws's asynchronous zlib; later chunks wait in a queue meanwhile.
  *
- * @extends Writable
+ * It is not a stream, unlike ws's Receiver (the Writable below): a Writable
+ * and its listeners cost about 400 bytes per idle connection, and an event
+ * per message.
+ *
+ * The sink's functions: `conclude(owner, code, reason)`, `message(owner,
+ * data, isBinary)`, `ping(owner, data)`, `pong(owner, data)`, `error(owner,
+ * err)` (on the next tick after the fault, as a stream's 'error'),
+ * `drain(owner)` after write() returned false, `finish(owner)` on the next
+ * tick after end() once every chunk is parsed.
+ *
+ * @private
  */
-class Receiver extends Writable {
+class FrameReader {
   /**
-   * Creates a Receiver instance.
-   *
-   * @param {Object} [options] Options object
-   * @param {Boolean} [options.allowSynchronousEvents=true] Specifies whether
-   *     any of the `'message'`, `'ping'`, and `'pong'` events can be emitted
-   *     multiple times in the same tick
-   * @param {String} [options.binaryType=nodebuffer] The type for binary data
-   * @param {Object} [options.extensions] An object containing the negotiated
-   *     extensions
-   * @param {Boolean} [options.isServer=false] Specifies whether to operate in
-   *     client or server mode
-   * @param {Number} [options.maxBufferedChunks=0] The maximum number of
-   *     buffered data chunks
-   * @param {Number} [options.maxFragments=0] The maximum number of message
-   *     fragments
-   * @param {Number} [options.maxPayload=0] The maximum allowed message length
-   * @param {Boolean} [options.skipUTF8Validation=false] Specifies whether or
-   *     not to skip UTF-8 validation for text and close messages
+   * @param {Object} sink The functions events are reported to
+   * @param {*} owner Their first argument, kept as `this[kWebSocket]`
+   * @param {Object} options The options of `Receiver`, below
    */
-  constructor(options = {}) {
-    super();
-
-    this._allowSynchronousEvents =
-      options.allowSynchronousEvents !== undefined
-        ? options.allowSynchronousEvents
-        : true;
+  constructor(sink, owner, options) {
+    this[kWebSocket] = owner;
+    this._sink = sink;
+    this._flags =
+      options.allowSynchronousEvents !== false ? SYNCHRONOUS_EVENTS : 0;
     this._binaryType = options.binaryType || BINARY_TYPES[0];
-    this._extensions = options.extensions || NO_EXTENSIONS;
-    this._isServer = !!options.isServer;
-    this._maxBufferedChunks = options.maxBufferedChunks | 0;
-    this._maxFragments = options.maxFragments | 0;
-    this._maxPayload = options.maxPayload | 0;
-    this._skipUTF8Validation = !!options.skipUTF8Validation;
-    this[kWebSocket] = undefined;
-
-    //
-    // Created on the first write, when the extensions are surely negotiated.
-    //
-    this._parser = null;
-    this._concluded = false;
+    this._parser = createParser(options);
 
     //
     // The chunk being parsed and what the last execute() reported about it,
-    // kept across a deferred ('allowSynchronousEvents: false') emit.
+    // kept across a deferred ('allowSynchronousEvents: false') emit, and the
+    // chunks written meanwhile.
     //
     this._chunk = null;
     this._offset = 0;
@@ -109,6 +107,8 @@ class Receiver extends Writable {
     this._owned = null;
     this._status = 0;
     this._detail = 0;
+    this._queue = null;
+    this._queuedBytes = 0;
 
     //
     // Direct payload reads (attachNativeReads()): the NativeSocket until the
@@ -121,37 +121,127 @@ class Receiver extends Writable {
   }
 
   /**
+   * `true` once the error was handed to the sink.
+   *
+   * @type {Boolean}
+   */
+  get errorEmitted() {
+    return (this._flags & ERROR_EMITTED) !== 0;
+  }
+
+  /**
+   * `true` once the sink's finish was called.
+   *
+   * @type {Boolean}
+   */
+  get finished() {
+    return (this._flags & FINISHED) !== 0;
+  }
+
+  /**
+   * `true` while a write() has returned false and the drain is owed.
+   *
+   * @type {Boolean}
+   */
+  get needDrain() {
+    return (this._flags & NEED_DRAIN) !== 0;
+  }
+
+  /**
    * Lets a NativeSocket read the rest of large uncompressed frames straight
-   * into this receiver's parser while the receiver is caught up; the socket
+   * into this reader's parser while the reader is caught up; the socket
    * then delivers an empty chunk when such a frame is complete. The link is
    * made on the first chunk of 16 KiB or more, so connections that only see
    * small messages pay nothing for it.
    *
-   * @param {NativeSocket} socket The socket feeding this receiver
-   * @private
+   * @param {NativeSocket} socket The socket feeding this reader
    */
   attachNativeReads(socket) {
     this._nativeSocket = socket;
   }
 
   /**
-   * Implements `Writable.prototype._write()`.
+   * Stops reporting to the sink and parsing (the owner is closed).
+   */
+  detach() {
+    this._sink = DETACHED;
+    this.destroy();
+  }
+
+  /**
+   * Parses a chunk, or queues it while another is in progress.
    *
-   * @param {Buffer} chunk The chunk of data to write
-   * @param {String} encoding The character encoding of `chunk`
-   * @param {Function} cb Callback
+   * @param {Buffer} chunk The bytes
+   * @return {Boolean} `false` if the source should pause until the sink's
+   *     drain (or if the reader takes no more data)
+   */
+  write(chunk) {
+    if (this._flags & (ENDING | ERRORED | DESTROYED)) return false;
+
+    if (this._chunk !== null) {
+      if (this._queue === null) this._queue = [];
+      this._queue.push(chunk);
+      this._queuedBytes += chunk.length;
+    } else {
+      this.startChunk(chunk, null);
+      if (this._chunk === null) return true;
+    }
+
+    //
+    // As a Writable counts: the chunk in progress, whole, and those queued.
+    //
+    if (this._chunk.length + this._queuedBytes < HIGH_WATER_MARK) return true;
+    this._flags |= NEED_DRAIN;
+    return false;
+  }
+
+  /**
+   * No more chunks: the sink's finish follows the last one.
+   */
+  end() {
+    if (this._flags & ENDING) return;
+    this._flags |= ENDING;
+    if (this._chunk === null) process.nextTick(finishReader, this);
+  }
+
+  /**
+   * Drops the parser (and the zlib state it may hold) at once. Events already
+   * parsed from the current chunk are still dispatched, as ws does.
+   */
+  destroy() {
+    this._flags |= DESTROYED;
+    this._parser = null;
+    this.dropQueue();
+  }
+
+  /**
+   * Forgets the chunks waiting: nothing more is parsed.
+   *
    * @private
    */
-  _write(chunk, encoding, cb) {
+  dropQueue() {
+    this._queue = null;
+    this._queuedBytes = 0;
+    if (this._idle !== null) this._idle[0] = 0;
+  }
+
+  /**
+   * Starts on a chunk.
+   *
+   * @param {Buffer} chunk The bytes
+   * @param {Function} cb Called when the chunk is done, with the error if the
+   *     peer broke the protocol; `null` to report that to the sink instead
+   * @private
+   */
+  startChunk(chunk, cb) {
     //
     // RFC 6455 §5.5.1: nothing after the close frame is read.
     //
-    if (this._concluded) {
-      cb();
+    if (this._parser === null) {
+      if (cb !== null) cb();
       return;
     }
 
-    if (this._parser === null) this._parser = createParser(this);
     if (this._idle !== null) {
       this._idle[0] = 0;
     } else if (this._nativeSocket !== null && chunk.length >= LINK_MIN_CHUNK) {
@@ -176,24 +266,9 @@ class Receiver extends Writable {
   }
 
   /**
-   * Implements `Writable.prototype._destroy()`: drops the parser (and the
-   * zlib state it may hold) at once. Events already parsed from the current
-   * chunk are still emitted, as ws does.
-   *
-   * @param {Error} err The error, if any
-   * @param {Function} callback Callback
-   * @private
-   */
-  _destroy(err, callback) {
-    this._parser = null;
-    if (this._idle !== null) this._idle[0] = 0;
-    callback(err);
-  }
-
-  /**
-   * Emits the pending events of the current chunk and parses the rest of it,
-   * until the chunk is done, an event must wait for the next tick, or the
-   * stream failed or concluded.
+   * Dispatches the pending events of the current chunk and parses the rest of
+   * it, until the chunk is done, an event must wait for the next tick, or the
+   * peer broke the protocol or closed.
    *
    * @private
    */
@@ -286,7 +361,7 @@ class Receiver extends Writable {
   }
 
   /**
-   * Emits one event.
+   * Dispatches one event.
    *
    * @param {Number} base The index of its first word in `_parseWords`
    * @return {Boolean} `true` if the next event may follow at once
@@ -317,8 +392,8 @@ class Receiver extends Writable {
       return false;
     }
 
-    if (this._allowSynchronousEvents) {
-      this.emitEvent(opcode, payload);
+    if (this._flags & SYNCHRONOUS_EVENTS) {
+      this.dispatchData(opcode, payload);
       return true;
     }
 
@@ -326,59 +401,70 @@ class Receiver extends Writable {
     // One message, ping or pong per tick, as ws does when asked: the other
     // connections get a turn between two events of a busy one.
     //
-    setImmediate(emitDeferred, this, opcode, payload);
+    setImmediate(dispatchDeferred, this, opcode, payload);
     return false;
   }
 
   /**
-   * Emits a `'message'`, `'ping'` or `'pong'` event.
+   * Reports a message, ping or pong.
    *
    * @param {Number} opcode The opcode
    * @param {Buffer} payload The payload
    * @private
    */
-  emitEvent(opcode, payload) {
+  dispatchData(opcode, payload) {
     if (opcode === 0x01) {
-      this.emit('message', payload, false);
+      this._sink.message(this[kWebSocket], payload, false);
     } else if (opcode === 0x02) {
-      this.emit('message', toBinaryType(payload, this._binaryType), true);
+      this._sink.message(
+        this[kWebSocket],
+        toBinaryType(payload, this._binaryType),
+        true
+      );
+    } else if (opcode === 0x09) {
+      this._sink.ping(this[kWebSocket], payload);
     } else {
-      this.emit(opcode === 0x09 ? 'ping' : 'pong', payload);
+      this._sink.pong(this[kWebSocket], payload);
     }
   }
 
   /**
-   * Handles the close frame: `'conclude'`, then the end of the stream.
+   * Handles the close frame: reports it, then ends.
    *
    * @param {Number} code The close code (1005 when absent)
    * @param {Buffer} reason The reason
    * @private
    */
   conclude(code, reason) {
-    this._concluded = true;
+    this._flags |= CONCLUDED;
     this._parser = null;
-    this.emit('conclude', code, reason);
+    this.dropQueue();
+    this._sink.conclude(this[kWebSocket], code, reason);
     this.end();
     this.finishChunk();
   }
 
   /**
-   * Fails the stream with the error the engine reported.
+   * Fails with the error the engine reported.
    *
    * @private
    */
   fail() {
     const cb = this._cb;
+    const err = protocolError(this._status, this._detail);
 
+    this._flags |= ERRORED;
     this._parser = null;
     this._chunk = null;
     this._owned = null;
     this._cb = null;
-    cb(protocolError(this._status, this._detail));
+    this.dropQueue();
+    if (cb !== null) cb(err);
+    else process.nextTick(reportError, this, err);
   }
 
   /**
-   * Releases the current chunk and asks for the next.
+   * Releases the current chunk and goes on with the next one queued.
    *
    * @private
    */
@@ -390,7 +476,7 @@ class Receiver extends Writable {
     this._cb = null;
 
     //
-    // Given back before cb(), which may start the next chunk at once.
+    // Given back before the next chunk, which may borrow one.
     //
     if (this._parseWords !== null) {
       if (spareWordArrays.length < MAX_SPARE_WORD_ARRAYS) {
@@ -399,41 +485,212 @@ class Receiver extends Writable {
       this._parseWords = null;
     }
 
-    cb();
+    if (cb !== null) {
+      cb();
+    } else {
+      if (this._flags & DRAINING_QUEUE) return;
+      if (this._queue !== null && !this.drainQueue()) return;
+      if (this._flags & (ERRORED | DESTROYED)) return;
+
+      if (this._flags & ENDING) {
+        process.nextTick(finishReader, this);
+      } else if (this._flags & NEED_DRAIN) {
+        this._flags &= ~NEED_DRAIN;
+        this._sink.drain(this[kWebSocket]);
+      }
+    }
 
     //
-    // cb() may have started the next buffered chunk; caught up only when
-    // none is in progress or waiting.
+    // cb() may have started the next chunk; caught up only when none is in
+    // progress or waiting.
     //
-    if (this._idle !== null) {
-      this._idle[0] =
-        this._parser !== null &&
-        this._chunk === null &&
-        this.writableLength === 0
-          ? 1
-          : 0;
+    if (this._idle !== null && this._chunk === null) {
+      this._idle[0] = this._parser !== null && this._queue === null ? 1 : 0;
     }
+  }
+
+  /**
+   * Parses the chunks queued while another was in progress, in a loop rather
+   * than by recursion: a peer may have sent thousands of tiny ones.
+   *
+   * @return {Boolean} `true` when all are done, `false` when one waits for a
+   *     later tick (its finishChunk() goes on from there)
+   * @private
+   */
+  drainQueue() {
+    this._flags |= DRAINING_QUEUE;
+    while (this._queue !== null && this._chunk === null) {
+      const next = this._queue.shift();
+
+      this._queuedBytes -= next.length;
+      if (this._queue.length === 0) this._queue = null;
+      this.startChunk(next, null);
+    }
+    this._flags &= ~DRAINING_QUEUE;
+    return this._chunk === null;
+  }
+}
+
+// The sink of a reader whose owner is gone.
+const DETACHED = Object.freeze({
+  conclude() {},
+  drain() {},
+  error() {},
+  finish() {},
+  message() {},
+  ping() {},
+  pong() {}
+});
+
+/**
+ * Calls the sink's finish, unless the reader failed meanwhile.
+ *
+ * @param {FrameReader} reader The reader
+ * @private
+ */
+function finishReader(reader) {
+  if (reader._flags & (ERRORED | FINISHED)) return;
+  reader._flags |= FINISHED;
+  reader._parser = null;
+  reader._sink.finish(reader[kWebSocket]);
+}
+
+/**
+ * Hands a protocol error to the sink, on the tick after the fault.
+ *
+ * @param {FrameReader} reader The reader
+ * @param {Error} err The error
+ * @private
+ */
+function reportError(reader, err) {
+  reader._flags |= ERROR_EMITTED;
+  reader._sink.error(reader[kWebSocket], err);
+}
+
+// The sink of a Receiver: each event of the reader is emitted by it.
+const EMITTER = Object.freeze({
+  conclude(receiver, code, reason) {
+    receiver.emit('conclude', code, reason);
+    receiver.end();
+  },
+  drain() {},
+  error() {},
+  finish() {},
+  message(receiver, data, isBinary) {
+    receiver.emit('message', data, isBinary);
+  },
+  ping(receiver, data) {
+    receiver.emit('ping', data);
+  },
+  pong(receiver, data) {
+    receiver.emit('pong', data);
+  }
+});
+
+/**
+ * HyBi Receiver, as ws exports it: a Writable over a FrameReader that emits
+ * `'message'`, `'ping'`, `'pong'`, `'conclude'` and `'error'`. A WebSocket
+ * uses a FrameReader directly.
+ *
+ * @extends Writable
+ */
+class Receiver extends Writable {
+  /**
+   * Creates a Receiver instance.
+   *
+   * @param {Object} [options] Options object
+   * @param {Boolean} [options.allowSynchronousEvents=true] Specifies whether
+   *     any of the `'message'`, `'ping'`, and `'pong'` events can be emitted
+   *     multiple times in the same tick
+   * @param {String} [options.binaryType=nodebuffer] The type for binary data
+   * @param {Object} [options.extensions] An object containing the negotiated
+   *     extensions
+   * @param {Boolean} [options.isServer=false] Specifies whether to operate in
+   *     client or server mode
+   * @param {Number} [options.maxBufferedChunks=0] The maximum number of
+   *     buffered data chunks
+   * @param {Number} [options.maxFragments=0] The maximum number of message
+   *     fragments
+   * @param {Number} [options.maxPayload=0] The maximum allowed message length
+   * @param {Boolean} [options.skipUTF8Validation=false] Specifies whether or
+   *     not to skip UTF-8 validation for text and close messages
+   */
+  constructor(options = {}) {
+    super();
+
+    //
+    // The reader is made on the first write, when the extensions are surely
+    // negotiated.
+    //
+    this._options = options;
+    this._reader = null;
+    this._binaryTypeOption = options.binaryType || BINARY_TYPES[0];
+  }
+
+  /**
+   * The type binary messages are delivered as; may change between messages.
+   *
+   * @type {String}
+   * @private
+   */
+  get _binaryType() {
+    return this._binaryTypeOption;
+  }
+
+  set _binaryType(type) {
+    this._binaryTypeOption = type;
+    if (this._reader !== null) this._reader._binaryType = type;
+  }
+
+  /**
+   * Implements `Writable.prototype._write()`.
+   *
+   * @param {Buffer} chunk The chunk of data to write
+   * @param {String} encoding The character encoding of `chunk`
+   * @param {Function} cb Callback
+   * @private
+   */
+  _write(chunk, encoding, cb) {
+    if (this._reader === null) {
+      this._reader = new FrameReader(EMITTER, this, this._options);
+      this._reader._binaryType = this._binaryTypeOption;
+    }
+    this._reader.startChunk(chunk, cb);
+  }
+
+  /**
+   * Implements `Writable.prototype._destroy()`.
+   *
+   * @param {Error} err The error, if any
+   * @param {Function} callback Callback
+   * @private
+   */
+  _destroy(err, callback) {
+    if (this._reader !== null) this._reader.destroy();
+    callback(err);
   }
 }
 
 module.exports = Receiver;
+module.exports.FrameReader = FrameReader;
 
 /**
  * Creates the native parser, configured for the negotiated extensions.
  *
- * @param {Receiver} receiver The receiver
+ * @param {Object} options The options of `Receiver`
  * @return {Object} The native FrameParser
  * @private
  */
-function createParser(receiver) {
-  const perMessageDeflate =
-    receiver._extensions[PerMessageDeflate.extensionName];
-  const options = {
-    isServer: receiver._isServer,
-    maxPayload: Math.max(receiver._maxPayload, 0),
-    maxFragments: Math.max(receiver._maxFragments, 0),
-    maxBufferedChunks: Math.max(receiver._maxBufferedChunks, 0),
-    skipUTF8Validation: receiver._skipUTF8Validation,
+function createParser(options) {
+  const extensions = options.extensions || NO_EXTENSIONS;
+  const perMessageDeflate = extensions[PerMessageDeflate.extensionName];
+  const isServer = !!options.isServer;
+  const parserOptions = {
+    isServer,
+    maxPayload: Math.max(options.maxPayload | 0, 0),
+    maxFragments: Math.max(options.maxFragments | 0, 0),
+    maxBufferedChunks: Math.max(options.maxBufferedChunks | 0, 0),
+    skipUTF8Validation: !!options.skipUTF8Validation,
     perMessageDeflate: !!perMessageDeflate
   };
 
@@ -442,40 +699,43 @@ function createParser(receiver) {
     // We inflate what the peer compressed: its window and its context
     // takeover (RFC 7692 §7.1.1, §7.1.2).
     //
-    const peer = receiver._isServer ? 'client' : 'server';
+    const peer = isServer ? 'client' : 'server';
     const params = perMessageDeflate.params || {};
     const windowBits = params[`${peer}_max_window_bits`];
 
-    if (typeof windowBits === 'number') options.inflateWindowBits = windowBits;
-    options.inflateNoContextTakeover = !!params[`${peer}_no_context_takeover`];
+    if (typeof windowBits === 'number') {
+      parserOptions.inflateWindowBits = windowBits;
+    }
+    parserOptions.inflateNoContextTakeover =
+      !!params[`${peer}_no_context_takeover`];
   }
 
-  return new binding.FrameParser(options);
+  return new binding.FrameParser(parserOptions);
 }
 
 /**
  * Carries on with a chunk whose inflation the engine paused, unless the
- * receiver was destroyed meanwhile.
+ * reader was destroyed meanwhile.
  *
- * @param {Receiver} receiver The receiver
+ * @param {FrameReader} reader The reader
  * @private
  */
-function resumeChunk(receiver) {
-  if (receiver._parser !== null) receiver.execute(true);
-  receiver.processChunk();
+function resumeChunk(reader) {
+  if (reader._parser !== null) reader.execute(true);
+  reader.processChunk();
 }
 
 /**
- * Emits an event held back for one tick, then carries on with the chunk.
+ * Dispatches an event held back for one tick, then carries on with the chunk.
  *
- * @param {Receiver} receiver The receiver
+ * @param {FrameReader} reader The reader
  * @param {Number} opcode The opcode
  * @param {Buffer} payload The payload
  * @private
  */
-function emitDeferred(receiver, opcode, payload) {
-  receiver.emitEvent(opcode, payload);
-  receiver.processChunk();
+function dispatchDeferred(reader, opcode, payload) {
+  reader.dispatchData(opcode, payload);
+  reader.processChunk();
 }
 
 /**

@@ -107,7 +107,7 @@ function createWebSocketStream(ws, options) {
     // destroys the duplex.
     if (ws._socket === null) return;
 
-    if (ws._socket._writableState.finished) {
+    if (ws._socket.writableFinished) {
       callback();
       if (duplex._readableState.endEmitted) duplex.destroy();
       return;

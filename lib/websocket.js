@@ -8,7 +8,7 @@
 const EventEmitter = require('events');
 
 const PerMessageDeflate = require('./permessage-deflate');
-const Receiver = require('./receiver');
+const { FrameReader } = require('./receiver');
 const Sender = require('./sender');
 const { useCompactListeners } = require('./listener-table');
 const { adoptSocket } = require('./native-socket');
@@ -231,7 +231,7 @@ class WebSocket extends EventEmitter {
       head = null;
     }
 
-    const receiver = new Receiver({
+    const receiver = new FrameReader(RECEIVER_SINK, this, {
       allowSynchronousEvents: options.allowSynchronousEvents,
       binaryType: this.binaryType,
       extensions: this._extensions,
@@ -255,16 +255,8 @@ class WebSocket extends EventEmitter {
     this[kTextOptions] = SEND_OPTIONS[mask ? 1 : 0][compress ? 1 : 0][0];
     this[kBinaryOptions] = SEND_OPTIONS[mask ? 1 : 0][compress ? 1 : 0][1];
 
-    receiver[kWebSocket] = this;
     sender[kWebSocket] = this;
     socket[kWebSocket] = this;
-
-    receiver.on('conclude', receiverOnConclude);
-    receiver.on('drain', receiverOnDrain);
-    receiver.on('error', receiverOnError);
-    receiver.on('message', receiverOnMessage);
-    receiver.on('ping', receiverOnPing);
-    receiver.on('pong', receiverOnPong);
 
     sender.onerror = senderOnError;
 
@@ -304,7 +296,7 @@ class WebSocket extends EventEmitter {
 
     if (perMessageDeflate) perMessageDeflate.cleanup();
 
-    this._receiver.removeAllListeners();
+    this._receiver.detach();
     this._readyState = CLOSED;
     this.emit('close', this._closeCode, this._closeMessage);
   }
@@ -335,7 +327,7 @@ class WebSocket extends EventEmitter {
     if (this._readyState === CLOSING) {
       if (
         this._closeFrameSent &&
-        (this._closeFrameReceived || this._receiver._writableState.errorEmitted)
+        (this._closeFrameReceived || this._receiver.errorEmitted)
       ) {
         this._socket.end();
       }
@@ -353,10 +345,7 @@ class WebSocket extends EventEmitter {
 
         this._closeFrameSent = true;
 
-        if (
-          this._closeFrameReceived ||
-          this._receiver._writableState.errorEmitted
-        ) {
+        if (this._closeFrameReceived || this._receiver.errorEmitted) {
           this._socket.end();
         }
       });
@@ -423,7 +412,7 @@ class WebSocket extends EventEmitter {
 
     this._paused = false;
     // If the Receiver is full, its 'drain' resumes the socket instead.
-    if (!this._receiver._writableState.needDrain) this._socket.resume();
+    if (!this._receiver.needDrain) this._socket.resume();
   }
 
   /**
@@ -643,15 +632,14 @@ function sendAfterClose(websocket, data, cb) {
 }
 
 /**
- * The listener of the `Receiver` `'conclude'` event: the peer's close frame.
+ * The FrameReader's report of the peer's close frame.
  *
+ * @param {WebSocket} websocket The WebSocket
  * @param {Number} code The status code
  * @param {Buffer} reason The reason for closing
  * @private
  */
-function receiverOnConclude(code, reason) {
-  const websocket = this[kWebSocket];
-
+function receiverOnConclude(websocket, code, reason) {
   websocket._closeFrameReceived = true;
   websocket._closeMessage = reason;
   websocket._closeCode = code;
@@ -673,27 +661,27 @@ function receiverOnConclude(code, reason) {
 }
 
 /**
- * The listener of the `Receiver` `'drain'` event.
+ * The FrameReader's report that it takes data again.
  *
+ * @param {WebSocket} websocket The WebSocket
  * @private
  */
-function receiverOnDrain() {
-  const websocket = this[kWebSocket];
-
+function receiverOnDrain(websocket) {
   if (!websocket.isPaused) websocket._socket.resume();
 }
 
 /**
- * The listener of the `Receiver` `'error'` event: the peer broke the
- * protocol, so close with the code the error carries (RFC 6455 §7.1.7).
+ * The FrameReader's report that the peer broke the protocol: close with the
+ * code the error carries (RFC 6455 §7.1.7).
  *
- * @param {(RangeError|Error)} err The emitted error
+ * @param {WebSocket} websocket The WebSocket
+ * @param {(RangeError|Error)} err The error
  * @private
  */
-function receiverOnError(err) {
-  const websocket = this[kWebSocket];
+function receiverOnError(websocket, err) {
+  const socketClosed = websocket._socket[kWebSocket] === undefined;
 
-  if (websocket._socket[kWebSocket] !== undefined) {
+  if (!socketClosed) {
     websocket._socket.removeListener('data', socketOnData);
     process.nextTick(resumeStream, websocket._socket);
 
@@ -704,51 +692,68 @@ function receiverOnError(err) {
     websocket._errorEmitted = true;
     websocket.emit('error', err);
   }
+
+  // The socket's 'close' came first and waited for the reader.
+  if (socketClosed) websocket.emitClose();
 }
 
 /**
- * The listener of the `Receiver` `'finish'` event.
+ * The FrameReader's report that it parsed its last chunk.
  *
+ * @param {WebSocket} websocket The WebSocket
  * @private
  */
-function receiverOnFinish() {
-  this[kWebSocket].emitClose();
+function receiverOnFinish(websocket) {
+  // Before the socket's 'close', that listener sees it finished instead.
+  if (websocket._socket[kWebSocket] === undefined) websocket.emitClose();
 }
 
 /**
- * The listener of the `Receiver` `'message'` event.
+ * The FrameReader's report of a message.
  *
+ * @param {WebSocket} websocket The WebSocket
  * @param {(Buffer|ArrayBuffer|Blob|Buffer[])} data The message
  * @param {Boolean} isBinary Specifies whether the message is binary or not
  * @private
  */
-function receiverOnMessage(data, isBinary) {
-  this[kWebSocket].emit('message', data, isBinary);
+function receiverOnMessage(websocket, data, isBinary) {
+  websocket.emit('message', data, isBinary);
 }
 
 /**
- * The listener of the `Receiver` `'ping'` event.
+ * The FrameReader's report of a ping.
  *
+ * @param {WebSocket} websocket The WebSocket
  * @param {Buffer} data The data included in the ping frame
  * @private
  */
-function receiverOnPing(data) {
-  const websocket = this[kWebSocket];
-
+function receiverOnPing(websocket, data) {
   // RFC 6455 §5.5.2: answer with a pong carrying the same application data.
   if (websocket._autoPong) websocket.pong(data, !websocket._isServer, NOOP);
   websocket.emit('ping', data);
 }
 
 /**
- * The listener of the `Receiver` `'pong'` event.
+ * The FrameReader's report of a pong.
  *
+ * @param {WebSocket} websocket The WebSocket
  * @param {Buffer} data The data included in the pong frame
  * @private
  */
-function receiverOnPong(data) {
-  this[kWebSocket].emit('pong', data);
+function receiverOnPong(websocket, data) {
+  websocket.emit('pong', data);
 }
+
+// Where a WebSocket's FrameReader reports (see lib/receiver.js).
+const RECEIVER_SINK = Object.freeze({
+  conclude: receiverOnConclude,
+  drain: receiverOnDrain,
+  error: receiverOnError,
+  finish: receiverOnFinish,
+  message: receiverOnMessage,
+  ping: receiverOnPing,
+  pong: receiverOnPong
+});
 
 /**
  * Resume a readable stream.
@@ -835,7 +840,7 @@ function socketOnClose() {
   if (
     !this.readableEnded &&
     !websocket._closeFrameReceived &&
-    !receiver._writableState.errorEmitted &&
+    !receiver.errorEmitted &&
     this.readableLength !== 0
   ) {
     receiver.write(this.read(this.readableLength));
@@ -847,15 +852,8 @@ function socketOnClose() {
 
   clearTimeout(websocket._closeTimer);
 
-  if (
-    receiver._writableState.finished ||
-    receiver._writableState.errorEmitted
-  ) {
-    websocket.emitClose();
-  } else {
-    receiver.on('error', receiverOnFinish);
-    receiver.on('finish', receiverOnFinish);
-  }
+  // Otherwise the reader's finish or error closes the WebSocket.
+  if (receiver.finished || receiver.errorEmitted) websocket.emitClose();
 }
 
 /**

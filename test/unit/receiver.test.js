@@ -14,6 +14,7 @@ import { closePayload, encodeFrame, OP } from '../helpers/wire.js';
 
 const require = createRequire(import.meta.url);
 const Receiver = require('../../lib/receiver');
+const { FrameReader } = Receiver;
 const PerMessageDeflate = require('../../lib/permessage-deflate');
 const { kStatusCode } = require('../../lib/constants');
 const { protocolError, status: STATUS } = require('../../lib/errors');
@@ -572,7 +573,7 @@ describe('Receiver: errors (class, message, code, close status identical to ws)'
     expect(events[0][1]).toEqual({ Buffer: hex('before') });
   });
 
-  it('sets _writableState.errorEmitted (read by the WebSocket)', async () => {
+  it('sets _writableState.errorEmitted, as ws does', async () => {
     const receiver = new Receiver();
     receiver.on('error', () => {});
     receiver.write(frame(CLIENT, { opcode: 3 }));
@@ -1013,5 +1014,142 @@ describe('errors.protocolError: statuses frames alone cannot reach here', () => 
     expect(protocolError(STATUS.TOO_MANY_BUFFERED_PARTS, 1).message).toBe(
       'Too many buffered chunks'
     );
+  });
+});
+
+describe('FrameReader (what a WebSocket reads with)', () => {
+  /** A reader whose sink records every report in order. */
+  function makeReader(options = {}) {
+    const reports = [];
+    const record =
+      (name) =>
+      (owner, ...args) =>
+        reports.push([
+          name,
+          ...args.map((arg) => (Buffer.isBuffer(arg) ? arg.toString() : arg))
+        ]);
+    const sink = {
+      conclude: record('conclude'),
+      drain: record('drain'),
+      error: (owner, err) => reports.push(['error', err.message]),
+      finish: record('finish'),
+      message: record('message'),
+      ping: record('ping'),
+      pong: record('pong')
+    };
+    const reader = new FrameReader(sink, 'owner', {
+      isServer: true,
+      ...options
+    });
+    return { reader, reports };
+  }
+
+  it('reports messages, then finish on the tick after end()', async () => {
+    const { reader, reports } = makeReader();
+    expect(
+      reader.write(frame(SERVER, { opcode: OP.TEXT, payload: 'hi' }))
+    ).toBe(true);
+    reader.end();
+    expect(reports).toEqual([['message', 'hi', false]]);
+    expect(reader.finished).toBe(false);
+    await settle(1);
+    expect(reports).toEqual([['message', 'hi', false], ['finish']]);
+    expect(reader.finished).toBe(true);
+  });
+
+  it('reports the close frame and finishes; later writes are refused', async () => {
+    const { reader, reports } = makeReader();
+    reader.write(
+      frames(SERVER, [
+        { opcode: OP.CLOSE, payload: closePayload(1000, 'bye') },
+        { opcode: OP.TEXT, payload: 'after' }
+      ])
+    );
+    expect(reader.write(frame(SERVER, { opcode: OP.TEXT, payload: 'x' }))).toBe(
+      false
+    );
+    await settle();
+    expect(reports).toEqual([['conclude', 1000, 'bye'], ['finish']]);
+  });
+
+  it('reports a protocol error once, on the next tick, and never finishes', async () => {
+    const { reader, reports } = makeReader();
+    reader.write(frame(SERVER, { opcode: 3 }));
+    expect(reader.errorEmitted).toBe(false);
+    expect(reader.write(frame(SERVER, { opcode: 3 }))).toBe(false);
+    reader.end();
+    await settle();
+    expect(reports).toEqual([
+      ['error', 'Invalid WebSocket frame: invalid opcode 3']
+    ]);
+    expect(reader.errorEmitted).toBe(true);
+    expect(reader.finished).toBe(false);
+  });
+
+  it('queues chunks behind a deferred event: false at 16 KiB, then drain', async () => {
+    const { reader, reports } = makeReader({ allowSynchronousEvents: false });
+    const big = 'x'.repeat(10 * 1024);
+    expect(
+      reader.write(
+        frames(SERVER, [
+          { opcode: OP.TEXT, payload: 'a' },
+          { opcode: OP.TEXT, payload: 'b' }
+        ])
+      )
+    ).toBe(true);
+    expect(reader.write(frame(SERVER, { opcode: OP.TEXT, payload: big }))).toBe(
+      true
+    );
+    expect(reader.write(frame(SERVER, { opcode: OP.TEXT, payload: big }))).toBe(
+      false
+    );
+    expect(reader.needDrain).toBe(true);
+    await settle(8);
+    expect(reports.map(([name, data]) => [name, data && data.length])).toEqual([
+      ['message', 1],
+      ['message', 1],
+      ['message', big.length],
+      ['message', big.length],
+      ['drain', undefined]
+    ]);
+    expect(reader.needDrain).toBe(false);
+  });
+
+  it('parses 50 000 one-byte chunks queued behind a deferred event without recursion', async () => {
+    const { reader, reports } = makeReader({ allowSynchronousEvents: false });
+    reader.write(
+      frames(SERVER, [
+        { opcode: OP.TEXT, payload: 'a' },
+        { opcode: OP.TEXT, payload: 'b' }
+      ])
+    );
+    const payload = 'y'.repeat(50000 - 8);
+    const bytes = frame(SERVER, { opcode: OP.TEXT, payload });
+    expect(bytes.length).toBe(50000);
+    for (let i = 0; i < bytes.length; i++)
+      reader.write(bytes.subarray(i, i + 1));
+    await settle(8);
+    expect(reports.map(([name, data]) => [name, data && data.length])).toEqual([
+      ['message', 1],
+      ['message', 1],
+      ['message', payload.length],
+      ['drain', undefined]
+    ]);
+  });
+
+  it('reports nothing after detach(), even an event held for the next tick', async () => {
+    const { reader, reports } = makeReader({ allowSynchronousEvents: false });
+    reader.write(
+      frames(SERVER, [
+        { opcode: OP.TEXT, payload: 'a' },
+        { opcode: OP.TEXT, payload: 'b' }
+      ])
+    );
+    await settle(1);
+    expect(reports).toEqual([['message', 'a', false]]);
+    reader.detach();
+    reader.end();
+    await settle();
+    expect(reports).toEqual([['message', 'a', false]]);
   });
 });

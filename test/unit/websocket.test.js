@@ -908,12 +908,28 @@ describe('the closing handshake', () => {
     expect(cleaned).toBe(1);
   });
 
-  it('emits no events from the receiver after close', async () => {
-    const { ws, peer } = attach();
-    peer.sendClose(1000);
+  it('emits the rest of a chunk before close, and nothing after it', async () => {
+    const { ws, peer } = attach({
+      socketOptions: { allowSynchronousEvents: false }
+    });
+    const events = [];
+    ws.on('message', (data) => {
+      events.push(`message ${data}`);
+      if (events.length === 1) ws.terminate();
+    });
+    ws.on('ping', () => events.push('ping'));
+    ws.on('close', (code) => events.push(`close ${code}`));
+    peer.send(
+      Buffer.concat([
+        peer.encode({ opcode: OP.TEXT, payload: 'a' }),
+        peer.encode({ opcode: OP.TEXT, payload: 'b' }),
+        peer.encode({ opcode: OP.PING, payload: 'c' })
+      ])
+    );
     await once(ws, 'close');
-    expect(ws._receiver.listenerCount('message')).toBe(0);
-    expect(ws._receiver.listenerCount('error')).toBe(0);
+    await tick();
+    await tick();
+    expect(events).toEqual(['message a', 'message b', 'ping', 'close 1006']);
   });
 });
 
