@@ -121,8 +121,17 @@ export class FrameParser {
   execute(chunk: Uint8Array, start: number): number;
   /** Moves out the owned payloads of the last execute() (as Buffers, no copy). */
   takeOwned(): Buffer[];
+  /** Frees the parser and its zlib state now; any later call throws. */
+  releaseParser(): void;
   /** Bytes held for incomplete messages. */
   readonly bufferedBytes: number;
+}
+
+/** FrameParser's methods on a NativeSocket handle, for the parser it holds (createParser()). */
+export interface ConnectionParser {
+  execute(chunk: Uint8Array, start: number): number;
+  takeOwned(): Buffer[];
+  releaseParser(): void;
 }
 
 /** Frame flags for frame() and frameHeader(). */
@@ -221,7 +230,7 @@ export const NativeSocket:
     }
   | undefined;
 
-export interface NativeSocketHandle {
+export interface NativeSocketHandle extends ConnectionParser {
   /** Report reads to onData (and end of stream or read errors to onEvent). */
   readStart(): void;
   readStop(): void;
@@ -231,13 +240,19 @@ export interface NativeSocketHandle {
    */
   write(data: Uint8Array | Uint8Array[]): number;
   /**
+   * Makes the frame parser of this connection's Receiver, held by this handle (one wrapped object
+   * per connection instead of two); returns the handle, whose execute(), takeOwned() and
+   * releaseParser() then work as FrameParser's. It outlives close(), for bytes read before it.
+   */
+  createParser(options: FrameParserOptions): this;
+  /**
    * Lets reads skip the Receiver: while `idle[0] === 1` (the Receiver has parsed every byte
    * delivered to it and holds no event back), the rest of a large uncompressed data frame is read
-   * straight into `parser`'s message buffer. A completed frame is then announced by an empty
-   * chunk, which the Receiver parses as usual. `null` unlinks. `idle` must be a view over an
-   * ArrayBuffer. Both are kept alive until unlinked or closed.
+   * straight into the message buffer of the parser made by createParser(). A completed frame is
+   * then announced by an empty chunk, which the Receiver parses as usual. `null` unlinks. `idle`
+   * must be a view over an ArrayBuffer; it is kept alive until unlinked or closed.
    */
-  linkParser(parser: FrameParser | null, idle?: Int32Array): void;
+  linkParser(idle: Int32Array | null): void;
   /** shutdown(SHUT_WR); 0 or errno. Call once nothing is queued. */
   shutdown(): number;
   /**

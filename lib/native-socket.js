@@ -285,16 +285,27 @@ class NativeSocket extends EventEmitter {
   }
 
   /**
-   * Lets the addon read large frame payloads straight into `parser` while
-   * `idle[0]` is 1 (see Receiver#attachNativeReads).
+   * Creates the frame parser of this connection's Receiver, held by the
+   * addon's handle (one wrapped object per connection instead of two).
    *
-   * @param {Object} parser The Receiver's native FrameParser
+   * @param {Object} options The options of binding.FrameParser
+   * @return {Object} The handle, with FrameParser's methods
+   * @private
+   */
+  createParser(options) {
+    return this._handle.createParser(options);
+  }
+
+  /**
+   * Lets the addon read large frame payloads straight into the parser made
+   * by createParser() while `idle[0]` is 1 (see Receiver#attachNativeReads).
+   *
    * @param {Int32Array} idle The Receiver's caught-up word
    * @private
    */
-  linkParser(parser, idle) {
+  linkParser(idle) {
     if ((this._flags & (DESTROYED | UNSHIFTED)) === 0) {
-      this._handle.linkParser(parser, idle);
+      this._handle.linkParser(idle);
     }
   }
 

@@ -84,14 +84,16 @@ class FrameReader {
    * @param {Object} sink The functions events are reported to
    * @param {*} owner Their first argument, kept as `this[kWebSocket]`
    * @param {Object} options The options of `Receiver`, below
+   * @param {NativeSocket} [socket] The socket the chunks come from, if native:
+   *     its handle then holds the parser
    */
-  constructor(sink, owner, options) {
+  constructor(sink, owner, options, socket) {
     this[kWebSocket] = owner;
     this._sink = sink;
     this._flags =
       options.allowSynchronousEvents !== false ? SYNCHRONOUS_EVENTS : 0;
     this._binaryType = options.binaryType || BINARY_TYPES[0];
-    this._parser = createParser(options);
+    this._parser = createParser(options, socket);
 
     //
     // The chunk being parsed and what the last execute() reported about it,
@@ -210,8 +212,21 @@ class FrameReader {
    */
   destroy() {
     this._flags |= DESTROYED;
-    this._parser = null;
+    this.dropParser();
     this.dropQueue();
+  }
+
+  /**
+   * Frees the parser and any zlib state it holds now, rather than when it is
+   * collected.
+   *
+   * @private
+   */
+  dropParser() {
+    if (this._parser !== null) {
+      this._parser.releaseParser();
+      this._parser = null;
+    }
   }
 
   /**
@@ -246,7 +261,7 @@ class FrameReader {
       this._idle[0] = 0;
     } else if (this._nativeSocket !== null && chunk.length >= LINK_MIN_CHUNK) {
       this._idle = new Int32Array(new ArrayBuffer(4));
-      this._nativeSocket.linkParser(this._parser, this._idle);
+      this._nativeSocket.linkParser(this._idle);
       this._nativeSocket = null;
     }
 
@@ -437,7 +452,7 @@ class FrameReader {
    */
   conclude(code, reason) {
     this._flags |= CONCLUDED;
-    this._parser = null;
+    this.dropParser();
     this.dropQueue();
     this._sink.conclude(this[kWebSocket], code, reason);
     this.end();
@@ -454,7 +469,7 @@ class FrameReader {
     const err = protocolError(this._status, this._detail);
 
     this._flags |= ERRORED;
-    this._parser = null;
+    this.dropParser();
     this._chunk = null;
     this._owned = null;
     this._cb = null;
@@ -551,7 +566,7 @@ const DETACHED = Object.freeze({
 function finishReader(reader) {
   if (reader._flags & (ERRORED | FINISHED)) return;
   reader._flags |= FINISHED;
-  reader._parser = null;
+  reader.dropParser();
   reader._sink.finish(reader[kWebSocket]);
 }
 
@@ -678,10 +693,12 @@ module.exports.FrameReader = FrameReader;
  * Creates the native parser, configured for the negotiated extensions.
  *
  * @param {Object} options The options of `Receiver`
- * @return {Object} The native FrameParser
+ * @param {NativeSocket} [socket] The native socket, whose handle then holds
+ *     the parser
+ * @return {Object} The native FrameParser, or the socket's handle
  * @private
  */
-function createParser(options) {
+function createParser(options, socket) {
   const extensions = options.extensions || NO_EXTENSIONS;
   const perMessageDeflate = extensions[PerMessageDeflate.extensionName];
   const isServer = !!options.isServer;
@@ -710,7 +727,9 @@ function createParser(options) {
       !!params[`${peer}_no_context_takeover`];
   }
 
-  return new binding.FrameParser(parserOptions);
+  return socket
+    ? socket.createParser(parserOptions)
+    : new binding.FrameParser(parserOptions);
 }
 
 /**

@@ -231,16 +231,21 @@ class WebSocket extends EventEmitter {
       head = null;
     }
 
-    const receiver = new FrameReader(RECEIVER_SINK, this, {
-      allowSynchronousEvents: options.allowSynchronousEvents,
-      binaryType: this.binaryType,
-      extensions: this._extensions,
-      isServer: this._isServer,
-      maxBufferedChunks: options.maxBufferedChunks,
-      maxFragments: options.maxFragments,
-      maxPayload: options.maxPayload,
-      skipUTF8Validation: options.skipUTF8Validation
-    });
+    const receiver = new FrameReader(
+      RECEIVER_SINK,
+      this,
+      {
+        allowSynchronousEvents: options.allowSynchronousEvents,
+        binaryType: this.binaryType,
+        extensions: this._extensions,
+        isServer: this._isServer,
+        maxBufferedChunks: options.maxBufferedChunks,
+        maxFragments: options.maxFragments,
+        maxPayload: options.maxPayload,
+        skipUTF8Validation: options.skipUTF8Validation
+      },
+      adopted
+    );
 
     const sender = new Sender(socket, this._extensions, options.generateMask);
 

@@ -27,7 +27,6 @@ struct InstanceData {
   Napi::Reference<Napi::Uint32Array> eventsRef;
   uint32_t* events = nullptr;
   std::unique_ptr<ParserEvent[]> scratch{new ParserEvent[kEventCapacity]};
-  Napi::FunctionReference parserConstructor;
   Napi::FunctionReference deflaterConstructor;
   Napi::FunctionReference inflaterConstructor;
   Napi::FunctionReference utf8StreamConstructor;
@@ -68,12 +67,35 @@ uint8_t* bufferData(const Napi::Value& value, const char* what, size_t* length);
 uint32_t uint32Arg(const Napi::Value& value, const char* what);
 double numberArg(const Napi::Value& value, const char* what);
 
+// An instance method written against the Node-API C calls (no C++ exception
+// may leave it). napi_define_class gives it a signature, so V8 itself refuses
+// a `this` that is not a T ("Illegal invocation").
+template <typename T>
+Napi::ClassPropertyDescriptor<T> rawMethod(const char* name,
+                                           napi_callback callback) {
+  napi_property_descriptor descriptor{};
+  descriptor.utf8name = name;
+  descriptor.method = callback;
+  descriptor.attributes = napi_default;
+  return Napi::ClassPropertyDescriptor<T>(descriptor);
+}
+
+// The parser methods of a JS FrameParser, shared with the NativeSocket
+// handle, which holds the parser of its own connection (parser_binding.cc).
+//
+// The options object of `new FrameParser(options)`, checked (info[0]).
+ParserOptions parserOptionsFrom(const Napi::CallbackInfo& info);
+// Finds the parser of `self`, or throws and returns nullptr.
+using ParserOf = FrameParser* (*)(napi_env env, napi_value self);
+// execute(chunk, start): parses into the shared result area.
+napi_value executeParser(napi_env env, napi_callback_info info,
+                         ParserOf parserOf);
+// takeOwned(): the payloads the last execute() assembled, as Buffers.
+Napi::Value takeOwnedPayloads(Napi::Env env, FrameParser& parser);
+
 // Each binding file registers its exports.
 void initKernels(Napi::Env env, Napi::Object exports);
 void initParser(Napi::Env env, Napi::Object exports);
-// The engine behind a JS FrameParser, or nullptr when `value` is not one. It
-// lives as long as that JS object.
-FrameParser* frameParserOf(Napi::Value value);
 void initWriter(Napi::Env env, Napi::Object exports);
 void initDeflate(Napi::Env env, Napi::Object exports);
 void initHandshake(Napi::Env env, Napi::Object exports);

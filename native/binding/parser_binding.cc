@@ -53,7 +53,9 @@ uint32_t countOption(const Napi::Object& options, const char* name) {
   return number >= 4294967295.0 ? UINT32_MAX : static_cast<uint32_t>(number);
 }
 
-ParserOptions parseOptions(const Napi::CallbackInfo& info) {
+}  // namespace
+
+ParserOptions parserOptionsFrom(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsObject()) {
     throw Napi::TypeError::New(
@@ -93,20 +95,140 @@ ParserOptions parseOptions(const Napi::CallbackInfo& info) {
   return options;
 }
 
+namespace {
+
+// Parses and writes the result area; returns the event count.
+uint32_t runParser(FrameParser& parser, InstanceData& instance, uint8_t* data,
+                   size_t length, uint32_t start) noexcept {
+  ParserEvent* events = instance.scratch.get();
+  const ExecuteResult result = parser.execute(
+      data + start, length - start, events, InstanceData::kEventCapacity);
+  uint32_t* words = instance.events;
+  words[0] = static_cast<uint32_t>(result.eventCount);
+  words[1] = static_cast<uint32_t>(result.bytesConsumed);
+  words[2] = static_cast<uint32_t>(result.status);
+  words[3] = static_cast<uint32_t>(result.statusDetail);
+  uint32_t* out = words + InstanceData::kHeaderWords;
+  for (size_t i = 0; i < result.eventCount; ++i, out += 4) {
+    const ParserEvent& event = events[i];
+    out[0] = event.opcode | (event.owned ? 0x100u : 0u);
+    out[1] = event.owned ? event.ownedIndex : event.offset + start;
+    out[2] = event.length;
+    out[3] = event.opcode == kOpClose ? event.closeCode : 0;
+  }
+  return static_cast<uint32_t>(result.eventCount);
+}
+
+Napi::Value toBuffer(Napi::Env env, ByteBuffer& payload) {
+  const size_t size = payload.size();
+  if (size < kCopyBelowBytes) return copyToBuffer(env, payload.data(), size);
+  const size_t capacity = payload.capacity();
+  uint8_t* data = payload.release();
+  // Geometric growth can leave up to half the block unused; give it back
+  // before JS holds the block for the Buffer's lifetime (shrinking realloc
+  // does not move the data in glibc).
+  if (capacity - size > size / 16) {
+    void* shrunk = std::realloc(data, size);
+    if (shrunk != nullptr) data = static_cast<uint8_t*>(shrunk);
+  }
+  try {
+    return Napi::Buffer<uint8_t>::NewOrCopy(
+        env, data, size, [](Napi::Env, uint8_t* bytes) { std::free(bytes); });
+  } catch (...) {
+    std::free(data);
+    throw;
+  }
+}
+
+}  // namespace
+
+// Fills the shared result area as binding.d.ts documents; offsets are
+// relative to `chunk`, so `start` is added back. This is the one crossing per
+// socket chunk, so it is written against the Node-API C calls: one
+// napi_get_cb_info, one napi_unwrap (in parserOf), one
+// napi_get_typedarray_info (type, length and data together), one
+// napi_get_value_double, a Smi for the result, and no C++ exception set-up.
+// Measured (Node 20, x86-64, one 64-byte masked frame per call, best of many
+// samples, taskset -c 1, the old and new builds alternated): 265-382 ns
+// through node-addon-api's wrappers (IsTypedArray, TypedArrayType and
+// As<Uint8Array> each asked V8 again, and the count came back as a heap
+// number), 130-213 ns this way. About 50 ns of the rest is napi_unwrap's
+// private-symbol lookup.
+napi_value executeParser(napi_env env, napi_callback_info info,
+                         ParserOf parserOf) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_value self = nullptr;
+  if (napi_get_cb_info(env, info, &argc, argv, &self, nullptr) != napi_ok) {
+    return nullptr;
+  }
+  FrameParser* parser = parserOf(env, self);
+  if (parser == nullptr) return nullptr;
+  napi_typedarray_type type = napi_int8_array;
+  size_t length = 0;
+  void* bytes = nullptr;
+  if (argc < 1 ||
+      napi_get_typedarray_info(env, argv[0], &type, &length, &bytes, nullptr,
+                               nullptr) != napi_ok ||
+      type != napi_uint8_array) {
+    napi_throw_type_error(
+        env, nullptr, "The \"chunk\" argument must be a Buffer or Uint8Array");
+    return nullptr;
+  }
+  double startNumber = 0;
+  if (argc < 2 ||
+      napi_get_value_double(env, argv[1], &startNumber) != napi_ok) {
+    napi_throw_type_error(env, nullptr,
+                          "The \"start\" argument must be a number");
+    return nullptr;
+  }
+  if (!(startNumber >= 0 && startNumber <= static_cast<double>(length)) ||
+      startNumber != static_cast<double>(static_cast<size_t>(startNumber))) {
+    napi_throw_range_error(
+        env, nullptr,
+        "The \"start\" argument must be an integer not exceeding the "
+        "chunk length");
+    return nullptr;
+  }
+  // Event words are 32-bit; Node's Buffers stay below 4 GiB.
+  if (length > UINT32_MAX) {
+    napi_throw_range_error(env, nullptr, "The chunk must be under 4 GiB");
+    return nullptr;
+  }
+  const uint32_t count = runParser(*parser, instanceData(Napi::Env(env)),
+                                   static_cast<uint8_t*>(bytes), length,
+                                   static_cast<uint32_t>(startNumber));
+  napi_value result = nullptr;
+  napi_create_uint32(env, count, &result);
+  return result;
+}
+
+Napi::Value takeOwnedPayloads(Napi::Env env, FrameParser& parser) {
+  std::vector<ByteBuffer>& owned = parser.ownedPayloads();
+  Napi::Array result = Napi::Array::New(env, owned.size());
+  for (size_t i = 0; i < owned.size(); ++i) {
+    result.Set(static_cast<uint32_t>(i), toBuffer(env, owned[i]));
+  }
+  owned.clear();
+  return result;
+}
+
+namespace {
+
 class ParserWrap : public Napi::ObjectWrap<ParserWrap> {
  public:
   static Napi::Function define(Napi::Env env) {
     return DefineClass(
         env, "FrameParser",
-        {rawMethod("execute", execute),
+        {rawMethod<ParserWrap>("execute", execute),
          InstanceMethod<&ParserWrap::takeOwned>("takeOwned"),
+         InstanceMethod<&ParserWrap::releaseParser>("releaseParser"),
          InstanceAccessor<&ParserWrap::bufferedBytes>("bufferedBytes")});
   }
 
   explicit ParserWrap(const Napi::CallbackInfo& info)
-      : Napi::ObjectWrap<ParserWrap>(info),
-        instance_(&instanceData(info.Env())) {
-    const ParserOptions options = parseOptions(info);
+      : Napi::ObjectWrap<ParserWrap>(info) {
+    const ParserOptions options = parserOptionsFrom(info);
     try {
       parser_ = std::make_unique<FrameParser>(options);
     } catch (const std::bad_alloc&) {
@@ -115,24 +237,13 @@ class ParserWrap : public Napi::ObjectWrap<ParserWrap> {
   }
 
  private:
-  // Fills the shared result area as binding.d.ts documents; offsets are
-  // relative to `chunk`, so `start` is added back. This is the one crossing
-  // per socket chunk, so it is written against the Node-API C calls: one
-  // napi_get_cb_info, one napi_unwrap, one napi_get_typedarray_info (type,
-  // length and data together), one napi_get_value_double, a Smi for the
-  // result, and no C++ exception set-up. Measured (Node 20, x86-64, one
-  // 64-byte masked frame per call, best of many samples, taskset -c 1, the
-  // old and new builds alternated): 265-382 ns through node-addon-api's
-  // wrappers (IsTypedArray, TypedArrayType and As<Uint8Array> each asked V8
-  // again, and the count came back as a heap number), 130-213 ns this way.
-  // About 50 ns of the rest is napi_unwrap's private-symbol lookup.
   static napi_value execute(napi_env env, napi_callback_info info) {
-    size_t argc = 2;
-    napi_value argv[2];
-    napi_value self = nullptr;
-    if (napi_get_cb_info(env, info, &argc, argv, &self, nullptr) != napi_ok) {
-      return nullptr;
-    }
+    return executeParser(env, info, parserOf);
+  }
+
+  // napi_define_class's signature check means napi_unwrap always finds a
+  // ParserWrap here.
+  static FrameParser* parserOf(napi_env env, napi_value self) {
     void* wrapped = nullptr;
     if (napi_unwrap(env, self, &wrapped) != napi_ok || wrapped == nullptr) {
       napi_throw_type_error(env, nullptr, "Illegal invocation");
@@ -140,145 +251,48 @@ class ParserWrap : public Napi::ObjectWrap<ParserWrap> {
     }
     auto* wrap = static_cast<ParserWrap*>(
         static_cast<Napi::ObjectWrap<ParserWrap>*>(wrapped));
-    napi_typedarray_type type = napi_int8_array;
-    size_t length = 0;
-    void* bytes = nullptr;
-    if (argc < 1 ||
-        napi_get_typedarray_info(env, argv[0], &type, &length, &bytes, nullptr,
-                                 nullptr) != napi_ok ||
-        type != napi_uint8_array) {
-      napi_throw_type_error(
-          env, nullptr,
-          "The \"chunk\" argument must be a Buffer or Uint8Array");
+    if (wrap->parser_ == nullptr) {
+      napi_throw_error(env, nullptr, "The parser was released");
       return nullptr;
     }
-    double startNumber = 0;
-    if (argc < 2 ||
-        napi_get_value_double(env, argv[1], &startNumber) != napi_ok) {
-      napi_throw_type_error(env, nullptr,
-                            "The \"start\" argument must be a number");
-      return nullptr;
-    }
-    if (!(startNumber >= 0 && startNumber <= static_cast<double>(length)) ||
-        startNumber != static_cast<double>(static_cast<size_t>(startNumber))) {
-      napi_throw_range_error(
-          env, nullptr,
-          "The \"start\" argument must be an integer not exceeding the "
-          "chunk length");
-      return nullptr;
-    }
-    // Event words are 32-bit; Node's Buffers stay below 4 GiB.
-    if (length > UINT32_MAX) {
-      napi_throw_range_error(env, nullptr, "The chunk must be under 4 GiB");
-      return nullptr;
-    }
-    const auto start = static_cast<size_t>(startNumber);
-    const uint32_t count = wrap->run(static_cast<uint8_t*>(bytes), length,
-                                     static_cast<uint32_t>(start));
-    napi_value result = nullptr;
-    napi_create_uint32(env, count, &result);
-    return result;
-  }
-
-  // Parses and writes the result area; returns the event count.
-  uint32_t run(uint8_t* data, size_t length, uint32_t start) noexcept {
-    ParserEvent* events = instance_->scratch.get();
-    const ExecuteResult result = parser_->execute(
-        data + start, length - start, events, InstanceData::kEventCapacity);
-    uint32_t* words = instance_->events;
-    words[0] = static_cast<uint32_t>(result.eventCount);
-    words[1] = static_cast<uint32_t>(result.bytesConsumed);
-    words[2] = static_cast<uint32_t>(result.status);
-    words[3] = static_cast<uint32_t>(result.statusDetail);
-    uint32_t* out = words + InstanceData::kHeaderWords;
-    for (size_t i = 0; i < result.eventCount; ++i, out += 4) {
-      const ParserEvent& event = events[i];
-      out[0] = event.opcode | (event.owned ? 0x100u : 0u);
-      out[1] = event.owned ? event.ownedIndex : event.offset + start;
-      out[2] = event.length;
-      out[3] = event.opcode == kOpClose ? event.closeCode : 0;
-    }
-    return static_cast<uint32_t>(result.eventCount);
+    return wrap->parser_.get();
   }
 
   Napi::Value takeOwned(const Napi::CallbackInfo& info) {
     return guarded(info, [&]() -> Napi::Value {
-      Napi::Env env = info.Env();
-      std::vector<ByteBuffer>& owned = parser_->ownedPayloads();
-      Napi::Array result = Napi::Array::New(env, owned.size());
-      for (size_t i = 0; i < owned.size(); ++i) {
-        result.Set(static_cast<uint32_t>(i), toBuffer(env, owned[i]));
-      }
-      owned.clear();
-      return result;
+      return takeOwnedPayloads(info.Env(), parser());
     });
   }
 
-  static Napi::Value toBuffer(Napi::Env env, ByteBuffer& payload) {
-    const size_t size = payload.size();
-    if (size < kCopyBelowBytes) return copyToBuffer(env, payload.data(), size);
-    const size_t capacity = payload.capacity();
-    uint8_t* data = payload.release();
-    // Geometric growth can leave up to half the block unused; give it back
-    // before JS holds the block for the Buffer's lifetime (shrinking realloc
-    // does not move the data in glibc).
-    if (capacity - size > size / 16) {
-      void* shrunk = std::realloc(data, size);
-      if (shrunk != nullptr) data = static_cast<uint8_t*>(shrunk);
-    }
-    try {
-      return Napi::Buffer<uint8_t>::NewOrCopy(
-          env, data, size, [](Napi::Env, uint8_t* bytes) { std::free(bytes); });
-    } catch (...) {
-      std::free(data);
-      throw;
-    }
+  // Frees the parser and any zlib state now rather than when this object is
+  // collected; later calls throw.
+  Napi::Value releaseParser(const Napi::CallbackInfo& info) {
+    parser_.reset();
+    return info.Env().Undefined();
   }
 
   Napi::Value bufferedBytes(const Napi::CallbackInfo& info) {
     return guarded(info, [&]() -> Napi::Value {
       return Napi::Number::New(info.Env(),
-                               static_cast<double>(parser_->bufferedBytes()));
+                               static_cast<double>(parser().bufferedBytes()));
     });
   }
 
-  // An instance method written against the Node-API C calls (no C++
-  // exception may leave it). napi_define_class gives it a signature, so V8
-  // itself refuses a `this` that is not a FrameParser ("Illegal
-  // invocation") and napi_unwrap always finds a ParserWrap.
-  static Napi::ClassPropertyDescriptor<ParserWrap> rawMethod(
-      const char* name, napi_callback callback) {
-    napi_property_descriptor descriptor{};
-    descriptor.utf8name = name;
-    descriptor.method = callback;
-    descriptor.attributes = napi_default;
-    return Napi::ClassPropertyDescriptor<ParserWrap>(descriptor);
+  FrameParser& parser() {
+    if (parser_ == nullptr) {
+      throw Napi::Error::New(Env(), "The parser was released");
+    }
+    return *parser_;
   }
 
-  InstanceData* instance_;
   std::unique_ptr<FrameParser> parser_;
-
-  friend FrameParser* wsn::binding::frameParserOf(Napi::Value value);
 };
 
 }  // namespace
 
-FrameParser* frameParserOf(Napi::Value value) {
-  if (!value.IsObject()) return nullptr;
-  InstanceData& data = instanceData(value.Env());
-  if (data.parserConstructor.IsEmpty() ||
-      !value.As<Napi::Object>().InstanceOf(data.parserConstructor.Value())) {
-    return nullptr;
-  }
-  ParserWrap* wrap = ParserWrap::Unwrap(value.As<Napi::Object>());
-  return wrap == nullptr ? nullptr : wrap->parser_.get();
-}
-
 void initParser(Napi::Env env, Napi::Object exports) {
   detail::allocUnsafeFor(env);
-  Napi::Function constructor = ParserWrap::define(env);
-  instanceData(env).parserConstructor = Napi::Persistent(constructor);
-  exports.Set("FrameParser", constructor);
+  exports.Set("FrameParser", ParserWrap::define(env));
 }
 
 }  // namespace wsn::binding

@@ -76,11 +76,11 @@ struct Connection {
   Napi::ObjectReference owner;  // the JS NativeSocket, strong while open
   OutboundQueue queue;
   // Direct payload reads (linkParser): the parser of this connection's
-  // Receiver, and a word the Receiver keeps at 1 while it has parsed every
-  // byte delivered to it and holds no event back. Only then may bytes skip
-  // it: the parser state is then exactly where the socket stream is.
+  // Receiver (owned by the SocketWrap, which outlives the link), and a word
+  // the Receiver keeps at 1 while it has parsed every byte delivered to it
+  // and holds no event back. Only then may bytes skip it: the parser state is
+  // then exactly where the socket stream is.
   FrameParser* parser = nullptr;
-  Napi::ObjectReference parserOwner;
   Napi::ObjectReference idleOwner;
   const int32_t* receiverIdle = nullptr;
   // Bytes read straight into the parser and not yet counted by JS.
@@ -361,7 +361,10 @@ void updatePoll(Connection* connection) {
 
 // The JS face of a Connection: new NativeSocket(fd, owner) duplicates `fd`
 // (the caller then closes its own copy) and reports to the functions given
-// to setSocketCallbacks() with `owner` as `this`.
+// to setSocketCallbacks() with `owner` as `this`. It also holds the frame
+// parser of the connection's Receiver (createParser), with FrameParser's
+// methods: a separate FrameParser object would cost about 350 bytes per idle
+// connection in wrappers and references.
 class SocketWrap : public Napi::ObjectWrap<SocketWrap> {
  public:
   static Napi::Function define(Napi::Env env) {
@@ -370,6 +373,10 @@ class SocketWrap : public Napi::ObjectWrap<SocketWrap> {
         {InstanceMethod<&SocketWrap::readStart>("readStart"),
          InstanceMethod<&SocketWrap::readStop>("readStop"),
          InstanceMethod<&SocketWrap::write>("write"),
+         InstanceMethod<&SocketWrap::createParser>("createParser"),
+         rawMethod<SocketWrap>("execute", execute),
+         InstanceMethod<&SocketWrap::takeOwned>("takeOwned"),
+         InstanceMethod<&SocketWrap::releaseParser>("releaseParser"),
          InstanceMethod<&SocketWrap::linkParser>("linkParser"),
          InstanceMethod<&SocketWrap::shutdown>("shutdown"),
          InstanceMethod<&SocketWrap::close>("close"),
@@ -477,26 +484,78 @@ class SocketWrap : public Napi::ObjectWrap<SocketWrap> {
   // linkParser(parser, idle): lets reads skip the Receiver (readDirect)
   // while idle[0] is 1. `idle` is an Int32Array over an ArrayBuffer (its
   // bytes do not move). linkParser(null) unlinks.
+  // createParser(options) -> this: FrameParser's constructor, for this
+  // connection.
+  Napi::Value createParser(const Napi::CallbackInfo& info) {
+    return guarded(info, [&]() -> Napi::Value {
+      const ParserOptions options = parserOptionsFrom(info);
+      if (connection_ != nullptr && connection_->parser == parser_.get()) {
+        unlink(connection_);
+      }
+      parser_ = std::make_unique<FrameParser>(options);
+      return info.This();
+    });
+  }
+
+  static napi_value execute(napi_env env, napi_callback_info info) {
+    return executeParser(env, info, parserOf);
+  }
+
+  // napi_define_class's signature check means napi_unwrap always finds a
+  // SocketWrap here.
+  static FrameParser* parserOf(napi_env env, napi_value self) {
+    void* wrapped = nullptr;
+    if (napi_unwrap(env, self, &wrapped) != napi_ok || wrapped == nullptr) {
+      napi_throw_type_error(env, nullptr, "Illegal invocation");
+      return nullptr;
+    }
+    auto* wrap = static_cast<SocketWrap*>(
+        static_cast<Napi::ObjectWrap<SocketWrap>*>(wrapped));
+    if (wrap->parser_ == nullptr) {
+      napi_throw_error(env, nullptr, "No parser: call createParser() first");
+      return nullptr;
+    }
+    return wrap->parser_.get();
+  }
+
+  Napi::Value takeOwned(const Napi::CallbackInfo& info) {
+    return guarded(info, [&]() -> Napi::Value {
+      if (parser_ == nullptr) {
+        throw Napi::Error::New(info.Env(),
+                               "No parser: call createParser() first");
+      }
+      return takeOwnedPayloads(info.Env(), *parser_);
+    });
+  }
+
+  // Frees the parser (and its zlib state) now, unlinking it first.
+  Napi::Value releaseParser(const Napi::CallbackInfo& info) {
+    if (connection_ != nullptr && connection_->parser == parser_.get()) {
+      unlink(connection_);
+    }
+    parser_.reset();
+    return info.Env().Undefined();
+  }
+
+  // linkParser(idle) links this handle's parser for direct reads;
+  // linkParser(null) unlinks.
   Napi::Value linkParser(const Napi::CallbackInfo& info) {
     return guarded(info, [&]() -> Napi::Value {
       Napi::Env env = info.Env();
       if (connection_ == nullptr) return env.Undefined();
       unlink(connection_);
       if (info[0].IsNull() || info[0].IsUndefined()) return env.Undefined();
-      FrameParser* parser = frameParserOf(info[0]);
-      if (parser == nullptr) {
-        throw Napi::TypeError::New(
-            env, "The \"parser\" argument must be a FrameParser");
+      if (parser_ == nullptr) {
+        throw Napi::Error::New(env, "No parser: call createParser() first");
       }
-      if (!info[1].IsTypedArray() ||
-          info[1].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array ||
-          info[1].As<Napi::Int32Array>().ElementLength() < 1) {
+      if (!info[0].IsTypedArray() ||
+          info[0].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array ||
+          info[0].As<Napi::Int32Array>().ElementLength() < 1) {
         throw Napi::TypeError::New(
             env, "The \"idle\" argument must be an Int32Array");
       }
-      auto idle = info[1].As<Napi::Int32Array>();
-      connection_->parser = parser;
-      connection_->parserOwner = Napi::Persistent(info[0].As<Napi::Object>());
+      auto idle = info[0].As<Napi::Int32Array>();
+      connection_->parser = parser_.get();
       connection_->idleOwner = Napi::Persistent(idle.As<Napi::Object>());
       connection_->receiverIdle = idle.Data();
       return env.Undefined();
@@ -506,7 +565,6 @@ class SocketWrap : public Napi::ObjectWrap<SocketWrap> {
   static void unlink(Connection* connection) {
     connection->parser = nullptr;
     connection->receiverIdle = nullptr;
-    connection->parserOwner.Reset();
     connection->idleOwner.Reset();
   }
 
@@ -588,6 +646,7 @@ class SocketWrap : public Napi::ObjectWrap<SocketWrap> {
   }
 
   Connection* connection_ = nullptr;
+  std::unique_ptr<FrameParser> parser_;
 };
 
 Napi::Value setSocketCallbacks(const Napi::CallbackInfo& info) {

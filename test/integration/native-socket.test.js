@@ -435,6 +435,74 @@ describe('which sockets native I/O takes over', () => {
   });
 });
 
+describe('the parser a NativeSocket holds', () => {
+  const PARSER_OPTIONS = {
+    isServer: true,
+    maxPayload: 0,
+    maxFragments: 0,
+    maxBufferedChunks: 0,
+    skipUTF8Validation: false,
+    perMessageDeflate: false
+  };
+
+  it("a native connection's Receiver parses with its socket's handle, which frees the parser once the connection is closed", async () => {
+    const { client, serverWs } = await openPair(native);
+    const parser = serverWs._receiver._parser;
+    if (nativeExpected()) {
+      expect(parser).toBe(serverWs._socket._handle);
+    } else {
+      expect(parser.constructor.name).toBe('FrameParser');
+    }
+    await expectTextBothWays(client, serverWs, 'through the handle');
+
+    client.close(1000);
+    await once(serverWs, 'close');
+    expect(serverWs._receiver._parser).toBe(null);
+    expect(() => parser.execute(Buffer.alloc(2), 0)).toThrow(
+      nativeExpected() ? /No parser/ : /The parser was released/
+    );
+  });
+
+  it('createParser() returns the handle, which parses as a FrameParser does, also after close()', async () => {
+    const binding = require('../../lib/binding.js');
+    const server = net.createServer();
+    await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+    track(() => new Promise((resolve) => server.close(() => resolve())));
+    const accepted = once(server, 'connection');
+    const peer = net.connect(server.address().port, '127.0.0.1');
+    track(() => peer.destroy());
+    const [socket] = await accepted;
+
+    const nativeSocket = new NativeSocket(socket);
+    const handle = nativeSocket.createParser(PARSER_OPTIONS);
+    expect(handle).toBe(nativeSocket._handle);
+
+    const ping = encodeFrame({
+      opcode: OP.PING,
+      payload: Buffer.from('abc'),
+      mask: true,
+      maskKey: [1, 2, 3, 4]
+    });
+    expect(handle.execute(ping, 0)).toBe(1);
+    expect(Array.from(binding.parserEvents.subarray(0, 7))).toEqual([
+      1,
+      ping.length,
+      0,
+      0,
+      OP.PING,
+      ping.length - 3,
+      3
+    ]);
+
+    nativeSocket.destroy();
+    expect(handle.execute(ping, 0)).toBe(1);
+
+    handle.releaseParser();
+    expect(() => handle.execute(ping, 0)).toThrow(/No parser/);
+    expect(() => handle.takeOwned()).toThrow(/No parser/);
+  });
+});
+
 describe('resetAndDestroy()', () => {
   it('over TCP: the peer reads ECONNRESET instead of an end of stream, and both WebSockets close with 1006', async () => {
     const { client, serverWs } = await openPair(native);

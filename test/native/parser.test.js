@@ -1087,6 +1087,17 @@ describe('the shared result area and owned payloads', () => {
     expect(parser.takeOwned()).toEqual([]);
   });
 
+  it('releaseParser() frees the parser: every later call throws instead of parsing', () => {
+    const parser = new FrameParser(SERVER);
+    const frame = concatFrames(binary(Buffer.from('abc')));
+    expect(parser.execute(frame, 0)).toBe(1);
+    parser.releaseParser();
+    expect(() => parser.execute(frame, 0)).toThrow('The parser was released');
+    expect(() => parser.takeOwned()).toThrow('The parser was released');
+    expect(() => parser.bufferedBytes).toThrow('The parser was released');
+    parser.releaseParser();
+  });
+
   it('owned payloads on both sides of the copy threshold (4 KiB) arrive intact', () => {
     for (const size of [4095, 4096, 4097]) {
       const data = Buffer.alloc(size).map((_, i) => (i * 11) & 0xff);
