@@ -122,16 +122,14 @@ class NativeSocket extends EventEmitter {
 
     // The lists below are null while empty, which they are for most of an
     // idle connection's life: four arrays are 128 bytes per connection.
+    // (`bytesWritten` counts what write() accepted, and `timeout` is an own
+    // property only once setTimeout() was called.)
     this._pending = head && head.length > 0 ? [head] : null;
-    this._pendingBytes = 0; // in `_pending`
     this._writeLength = 0; // accepted by write() and not yet flushed
     this._corked = 0;
-    this._corkedChunks = null;
-    this._corkedCallbacks = null;
-    this._accepted = 0;
+    this._corkedWrites = null; // { chunks, callbacks } while corked
     this._callbacks = null;
     this._timeout = null;
-    this.timeout = 0;
 
     // First, while nothing is changed: this throws if the descriptor cannot
     // be duplicated (EMFILE), and the caller then keeps `socket`.
@@ -146,7 +144,6 @@ class NativeSocket extends EventEmitter {
       this._pending ??= [];
       this._pending.push(socket.read(socket._readableState.length));
     }
-    if (this._pending !== null) this._pendingBytes = byteLength(this._pending);
 
     // A destroyed net.Socket forgets its local address (not the peer's):
     // keep `req.socket.localPort` and the like answering with the one read
@@ -205,7 +202,7 @@ class NativeSocket extends EventEmitter {
   }
 
   get readableLength() {
-    return this._pendingBytes;
+    return this._pending === null ? 0 : byteLength(this._pending);
   }
 
   get readableEnded() {
@@ -221,7 +218,7 @@ class NativeSocket extends EventEmitter {
   // does for `bufferedAmount`); the socket keeps these fields itself.
   get _readableState() {
     return {
-      length: this._pendingBytes,
+      length: this.readableLength,
       ended: this.readableEnded,
       endEmitted: this.readableEnded,
       flowing: this.readableFlowing
@@ -316,7 +313,6 @@ class NativeSocket extends EventEmitter {
       if (!this.destroyed) this._handle.linkParser(null);
       this._pending ??= [];
       this._pending.unshift(chunk);
-      this._pendingBytes += chunk.length;
     }
   }
 
@@ -327,7 +323,6 @@ class NativeSocket extends EventEmitter {
         ? this._pending[0]
         : Buffer.concat(this._pending);
     this._pending = null;
-    this._pendingBytes = 0;
     return data;
   }
 
@@ -376,11 +371,9 @@ class NativeSocket extends EventEmitter {
 
   uncork() {
     if (this._corked === 0) return;
-    if (--this._corked === 0 && this._corkedChunks !== null) {
-      const chunks = this._corkedChunks;
-      const callbacks = this._corkedCallbacks;
-      this._corkedChunks = null;
-      this._corkedCallbacks = null;
+    if (--this._corked === 0 && this._corkedWrites !== null) {
+      const { chunks, callbacks } = this._corkedWrites;
+      this._corkedWrites = null;
       writeChunks(
         this,
         chunks.length === 1 ? chunks[0] : chunks,
@@ -420,13 +413,10 @@ class NativeSocket extends EventEmitter {
     if (this._timeout) this._timeout.refresh();
 
     if (this._corked > 0) {
-      if (this._corkedChunks === null) {
-        this._corkedChunks = [];
-        this._corkedCallbacks = [];
-      }
-      this._corkedChunks.push(chunk);
+      this._corkedWrites ??= { chunks: [], callbacks: [] };
+      this._corkedWrites.chunks.push(chunk);
       if (typeof cb === 'function') {
-        this._corkedCallbacks.push(cb);
+        this._corkedWrites.callbacks.push(cb);
       }
       this._writeLength += chunk.length;
     } else {
@@ -524,10 +514,10 @@ function destroySocket(socket, err, reset) {
   }
 
   const callbacks = socket._callbacks;
-  const corked = socket._corkedCallbacks;
+  const corked =
+    socket._corkedWrites === null ? null : socket._corkedWrites.callbacks;
   socket._callbacks = null;
-  socket._corkedCallbacks = null;
-  socket._corkedChunks = null;
+  socket._corkedWrites = null;
   socket._writeLength = 0;
   if (callbacks !== null || (corked !== null && corked.length > 0)) {
     const lost = streamError(
@@ -632,15 +622,14 @@ function writeChunks(socket, data, callbacks) {
     const err = errnoError(-queued, 'write');
     // destroy() reports these as lost, with the corked ones.
     if (callbacks) {
-      socket._corkedCallbacks ??= [];
-      socket._corkedCallbacks.push(...callbacks);
+      socket._corkedWrites ??= { chunks: [], callbacks: [] };
+      socket._corkedWrites.callbacks.push(...callbacks);
     }
     socket.destroy(err);
     return;
   }
   const bytes = Array.isArray(data) ? byteLength(data) : data.length;
   socket.bytesWritten += bytes;
-  socket._accepted += bytes;
   // Nothing is corked here: uncork() hands over the whole corked list.
   socket._writeLength = queued;
   if (queued === 0) {
@@ -650,7 +639,7 @@ function writeChunks(socket, data, callbacks) {
   } else if (callbacks) {
     socket._callbacks ??= [];
     for (const cb of callbacks) {
-      socket._callbacks.push({ end: socket._accepted, cb });
+      socket._callbacks.push({ end: socket.bytesWritten, cb });
     }
   }
 }
@@ -668,12 +657,12 @@ function onFlushed(socket, flushed) {
       ready = callbacks.splice(0, done);
     }
   }
-  socket._writeLength = socket._accepted - flushed + corkedBytes(socket);
+  socket._writeLength = socket.bytesWritten - flushed + corkedBytes(socket);
   if (ready) {
     for (const entry of ready) entry.cb(null);
   }
   if (socket.destroyed) return;
-  if (socket._accepted === flushed) {
+  if (socket.bytesWritten === flushed) {
     if (socket._flags & NEED_DRAIN) {
       socket._flags &= ~NEED_DRAIN;
       socket.emit('drain');
@@ -712,7 +701,6 @@ function startFlowing(socket) {
   while (socket._pending !== null && (socket._flags & FLOWING) !== 0) {
     const chunk = socket._pending.shift();
     if (socket._pending.length === 0) socket._pending = null;
-    socket._pendingBytes -= chunk.length;
     socket.bytesRead += chunk.length;
     socket.emit('data', chunk);
     if (socket.destroyed) return;
@@ -736,7 +724,9 @@ function emitTimeout(socket) {
 }
 
 function corkedBytes(socket) {
-  return socket._corkedChunks === null ? 0 : byteLength(socket._corkedChunks);
+  return socket._corkedWrites === null
+    ? 0
+    : byteLength(socket._corkedWrites.chunks);
 }
 
 function byteLength(list) {
@@ -759,5 +749,8 @@ function streamError(code, message) {
   err.code = code;
   return err;
 }
+
+// net.Socket's, until setTimeout() sets one.
+NativeSocket.prototype.timeout = 0;
 
 module.exports = { NativeSocket, adoptSocket, available };

@@ -38,9 +38,10 @@ const CLOSED = 3;
 const NOT_ESTABLISHED =
   'WebSocket was closed before the connection was established';
 
-// Per-connection option objects handed to the Sender by `send()` calls that
-// pass no options, so the common case allocates nothing per message.
-const kTextOptions = Symbol('kTextOptions');
+// The options handed to the Sender by `send()` calls that pass none, so the
+// common case allocates nothing per message: a connection keeps the
+// [text, binary] pair of its role and extensions.
+const kSendOptions = Symbol('kSendOptions');
 
 //
 // The options of a plain send(), by [mask][compress][binary]: frozen and
@@ -53,7 +54,6 @@ const SEND_OPTIONS = [false, true].map((mask) =>
     )
   )
 );
-const kBinaryOptions = Symbol('kBinaryOptions');
 
 /**
  * Class representing a WebSocket.
@@ -93,8 +93,7 @@ class WebSocket extends EventEmitter {
     this._sender = null;
     this._socket = null;
     this._url = undefined;
-    this[kTextOptions] = null;
-    this[kBinaryOptions] = null;
+    this[kSendOptions] = null;
 
     if (address !== null) {
       this._isServer = false;
@@ -257,8 +256,7 @@ class WebSocket extends EventEmitter {
     const mask = !this._isServer;
     const compress = !!this._extensions[PerMessageDeflate.extensionName];
 
-    this[kTextOptions] = SEND_OPTIONS[mask ? 1 : 0][compress ? 1 : 0][0];
-    this[kBinaryOptions] = SEND_OPTIONS[mask ? 1 : 0][compress ? 1 : 0][1];
+    this[kSendOptions] = SEND_OPTIONS[mask ? 1 : 0][compress ? 1 : 0];
 
     sender[kWebSocket] = this;
     socket[kWebSocket] = this;
@@ -458,8 +456,7 @@ class WebSocket extends EventEmitter {
     let opts;
 
     if (options === undefined) {
-      opts =
-        typeof data === 'string' ? this[kTextOptions] : this[kBinaryOptions];
+      opts = this[kSendOptions][typeof data === 'string' ? 0 : 1];
     } else {
       opts = {
         binary: typeof data !== 'string',
