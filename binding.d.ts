@@ -224,13 +224,15 @@ export const NativeSocket:
   | {
       /**
        * Duplicates `fd` (the caller then closes its own copy) and polls the copy on Node's event
-       * loop. Keeps itself and `owner` alive until close().
+       * loop. Keeps itself alive until close(), and `owner` as its `owner` property.
        */
       new (fd: number, owner: object): NativeSocketHandle;
     }
   | undefined;
 
 export interface NativeSocketHandle extends ConnectionParser {
+  /** The `owner` given to the constructor. */
+  readonly owner: object;
   /** Report reads to onData (and end of stream or read errors to onEvent). */
   readStart(): void;
   readStop(): void;
@@ -267,12 +269,17 @@ export interface NativeSocketHandle extends ConnectionParser {
 }
 
 /**
- * The two functions every NativeSocket reports to, with its `owner` as `this`: onData(chunk) for
- * each read; onEvent(kind, value) with kind 0 = end of stream, 1 = error (value: errno), 2 = bytes
- * flushed from the queue (value: total bytes written to the kernel so far). onData's second
- * argument counts the bytes read straight into a linked parser since the last call.
+ * The two functions every NativeSocket reports to, with the handle as `this` (its `owner` property
+ * says whose socket it is): onData(chunk) for each read; onEvent(kind, value) with kind 0 = end of
+ * stream, 1 = error (value: errno), 2 = bytes flushed from the queue (value: total bytes written to
+ * the kernel so far). onData's second argument counts the bytes read straight into a linked parser
+ * since the last call.
  */
 export function setSocketCallbacks(
-  onData: (this: object, chunk: Buffer, directBytes: number) => void,
-  onEvent: (this: object, kind: 0 | 1 | 2, value: number) => void
+  onData: (
+    this: NativeSocketHandle,
+    chunk: Buffer,
+    directBytes: number
+  ) => void,
+  onEvent: (this: NativeSocketHandle, kind: 0 | 1 | 2, value: number) => void
 ): void;

@@ -582,7 +582,8 @@ function adoptSocket(socket, head) {
 }
 
 /**
- * The addon's read callback (`this` is the NativeSocket).
+ * The addon's read callback (`this` is the handle; its `owner`, the
+ * NativeSocket).
  *
  * @param {Buffer} chunk Bytes read; empty after bytes were read straight
  *     into the linked parser (see Receiver#attachNativeReads)
@@ -591,28 +592,33 @@ function adoptSocket(socket, head) {
  * @private
  */
 function onNativeData(chunk, directBytes) {
-  this.bytesRead += chunk.length + directBytes;
-  if (this._timeout) this._timeout.refresh();
-  this.emit('data', chunk);
+  const socket = this.owner;
+
+  socket.bytesRead += chunk.length + directBytes;
+  if (socket._timeout) socket._timeout.refresh();
+  socket.emit('data', chunk);
 }
 
 /**
- * The addon's other callback: end of stream, an error, or writes flushed.
+ * The addon's other callback: end of stream, an error, or writes flushed
+ * (`this` is the handle, as for onNativeData()).
  *
  * @param {Number} kind EVENT_*
  * @param {Number} value errno, or bytes flushed so far
  * @private
  */
 function onNativeEvent(kind, value) {
-  if (this.destroyed) return;
+  const socket = this.owner;
+
+  if (socket.destroyed) return;
   if (kind === EVENT_FLUSHED) {
-    onFlushed(this, value);
+    onFlushed(socket, value);
   } else if (kind === EVENT_END) {
-    this._flags = (this._flags | END_EMITTED) & ~READABLE;
-    this.emit('end');
-    if (this.writableFinished) this.destroy();
+    socket._flags = (socket._flags | END_EMITTED) & ~READABLE;
+    socket.emit('end');
+    if (socket.writableFinished) socket.destroy();
   } else if (kind === EVENT_ERROR) {
-    this.destroy(errnoError(value, 'read'));
+    socket.destroy(errnoError(value, 'read'));
   }
 }
 

@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <optional>
 #include <vector>
 
 #include "js_buffer.h"
@@ -73,7 +74,11 @@ struct Connection {
   int polledEvents = 0;
   bool reading = false;
   bool closed = false;
-  Napi::ObjectReference owner;  // the JS NativeSocket, strong while open
+  // The handle's own reference (its ObjectWrap's), strong while open; the
+  // handle's `owner` property holds the JS NativeSocket. (A reference of its
+  // own to the owner would be another 60 bytes of malloc'd memory and a
+  // global handle per connection.)
+  napi_ref self = nullptr;
   OutboundQueue queue;
   // Direct payload reads (linkParser): the parser of this connection's
   // Receiver (owned by the SocketWrap, which outlives the link), and a word
@@ -97,16 +102,21 @@ void onClosed(uv_handle_t* handle) {
 // descriptor in epoll (two system calls), so only call it on a change.
 void updatePoll(Connection* connection);
 
-// Calls fn(args) with the owner as `this`, from the event loop: MakeCallback
-// runs the nextTick and microtask queues afterwards, as Node does after a
-// socket's 'data'. An exception is the process's uncaught exception, as a
-// throwing 'data' listener's would be.
+// Calls fn(args) with the handle as `this`, from the event loop:
+// MakeCallback runs the nextTick and microtask queues afterwards, as Node
+// does after a socket's 'data'. An exception is the process's uncaught
+// exception, as a throwing 'data' listener's would be.
 void callOwner(Connection* connection, napi_value fn, size_t argc,
                const napi_value* argv) {
   napi_env env = connection->env;
+  napi_value self = nullptr;
+  if (napi_get_reference_value(env, connection->self, &self) != napi_ok ||
+      self == nullptr) {
+    return;
+  }
   napi_value result;
-  napi_status status = napi_make_callback(
-      env, nullptr, connection->owner.Value(), fn, argc, argv, &result);
+  napi_status status =
+      napi_make_callback(env, nullptr, self, fn, argc, argv, &result);
   if (status == napi_pending_exception) {
     napi_value error;
     if (napi_get_and_clear_last_exception(env, &error) == napi_ok) {
@@ -418,11 +428,12 @@ class SocketWrap : public Napi::ObjectWrap<SocketWrap> {
           env, std::string("ws-native: uv_poll_init: ") + uv_strerror(status));
     }
     connection->poll.data = connection;
-    connection->owner = Napi::Persistent(info[1].As<Napi::Object>());
+    info.This().As<Napi::Object>().Set("owner", info[1]);
     connection_ = connection;
     // Open connections stay alive without a JS reference, as a net.Socket
     // does while its handle is active.
     Ref();
+    connection->self = static_cast<const Napi::Reference<Napi::Object>&>(*this);
   }
 
   // Only reached once release() ran (Ref() holds an open socket), or when
@@ -489,10 +500,10 @@ class SocketWrap : public Napi::ObjectWrap<SocketWrap> {
   Napi::Value createParser(const Napi::CallbackInfo& info) {
     return guarded(info, [&]() -> Napi::Value {
       const ParserOptions options = parserOptionsFrom(info);
-      if (connection_ != nullptr && connection_->parser == parser_.get()) {
+      if (connection_ != nullptr && connection_->parser == parser()) {
         unlink(connection_);
       }
-      parser_ = std::make_unique<FrameParser>(options);
+      parser_.emplace(options);
       return info.This();
     });
   }
@@ -511,16 +522,16 @@ class SocketWrap : public Napi::ObjectWrap<SocketWrap> {
     }
     auto* wrap = static_cast<SocketWrap*>(
         static_cast<Napi::ObjectWrap<SocketWrap>*>(wrapped));
-    if (wrap->parser_ == nullptr) {
+    if (!wrap->parser_) {
       napi_throw_error(env, nullptr, "No parser: call createParser() first");
       return nullptr;
     }
-    return wrap->parser_.get();
+    return wrap->parser();
   }
 
   Napi::Value takeOwned(const Napi::CallbackInfo& info) {
     return guarded(info, [&]() -> Napi::Value {
-      if (parser_ == nullptr) {
+      if (!parser_) {
         throw Napi::Error::New(info.Env(),
                                "No parser: call createParser() first");
       }
@@ -530,7 +541,7 @@ class SocketWrap : public Napi::ObjectWrap<SocketWrap> {
 
   // Frees the parser (and its zlib state) now, unlinking it first.
   Napi::Value releaseParser(const Napi::CallbackInfo& info) {
-    if (connection_ != nullptr && connection_->parser == parser_.get()) {
+    if (connection_ != nullptr && connection_->parser == parser()) {
       unlink(connection_);
     }
     parser_.reset();
@@ -545,7 +556,7 @@ class SocketWrap : public Napi::ObjectWrap<SocketWrap> {
       if (connection_ == nullptr) return env.Undefined();
       unlink(connection_);
       if (info[0].IsNull() || info[0].IsUndefined()) return env.Undefined();
-      if (parser_ == nullptr) {
+      if (!parser_) {
         throw Napi::Error::New(env, "No parser: call createParser() first");
       }
       if (!info[0].IsTypedArray() ||
@@ -555,7 +566,7 @@ class SocketWrap : public Napi::ObjectWrap<SocketWrap> {
             env, "The \"idle\" argument must be an Int32Array");
       }
       auto idle = info[0].As<Napi::Int32Array>();
-      connection_->parser = parser_.get();
+      connection_->parser = parser();
       connection_->idleOwner = Napi::Persistent(idle.As<Napi::Object>());
       connection_->receiverIdle = idle.Data();
       return env.Undefined();
@@ -638,7 +649,7 @@ class SocketWrap : public Napi::ObjectWrap<SocketWrap> {
     connection->closed = true;
     unlink(connection);
     connection->queue.clear();
-    connection->owner.Reset();
+    connection->self = nullptr;
     ::close(connection->fd);
     connection->fd = -1;
     uv_close(reinterpret_cast<uv_handle_t*>(&connection->poll), onClosed);
@@ -646,7 +657,10 @@ class SocketWrap : public Napi::ObjectWrap<SocketWrap> {
   }
 
   Connection* connection_ = nullptr;
-  std::unique_ptr<FrameParser> parser_;
+  // In place rather than behind another allocation.
+  std::optional<FrameParser> parser_;
+
+  FrameParser* parser() { return parser_ ? &*parser_ : nullptr; }
 };
 
 Napi::Value setSocketCallbacks(const Napi::CallbackInfo& info) {
