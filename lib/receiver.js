@@ -24,14 +24,33 @@ const HEADER_WORDS = 4;
 //
 const LINK_MIN_CHUNK = 16 * 1024;
 
-//
-// The arrays execute() copies a chunk's results into, lent to a receiver from
-// its first execute() on a chunk until the chunk is done. An idle connection
-// then holds none (an array that has held a few events is about 190 bytes);
-// more than one is out only while a handler makes another receiver parse.
-//
-const spareWordArrays = [];
-const MAX_SPARE_WORD_ARRAYS = 16;
+/**
+ * What a reader keeps while it parses a chunk: the chunk, what the last
+ * execute() reported about it (copied out of the shared event area), and how
+ * far the events were dispatched. Lent to a reader for the length of a chunk,
+ * which may span ticks (a deferred event, a paused inflation): an idle
+ * connection then holds none of it (nine fields, and an array that has held
+ * a few events is about 190 bytes); more than one is out only while handlers
+ * make other readers parse or wait.
+ *
+ * @private
+ */
+class ParseJob {
+  constructor() {
+    this.chunk = null;
+    this.offset = 0;
+    this.cb = null;
+    this.words = [];
+    this.eventCount = 0;
+    this.eventIndex = 0;
+    this.owned = null;
+    this.status = 0;
+    this.detail = 0;
+  }
+}
+
+const spareJobs = [];
+const MAX_SPARE_JOBS = 16;
 
 //
 // Not a Status of native/core/status.h: the engine returned without progress,
@@ -96,19 +115,11 @@ class FrameReader {
     this._parser = createParser(options, socket);
 
     //
-    // The chunk being parsed and what the last execute() reported about it,
-    // kept across a deferred ('allowSynchronousEvents: false') emit, and the
-    // chunks written meanwhile.
+    // The chunk being parsed (a ParseJob, null between chunks), kept across a
+    // deferred ('allowSynchronousEvents: false') event, and the chunks
+    // written meanwhile.
     //
-    this._chunk = null;
-    this._offset = 0;
-    this._cb = null;
-    this._parseWords = null;
-    this._eventCount = 0;
-    this._eventIndex = 0;
-    this._owned = null;
-    this._status = 0;
-    this._detail = 0;
+    this._job = null;
     this._queue = null;
     this._queuedBytes = 0;
 
@@ -180,19 +191,21 @@ class FrameReader {
   write(chunk) {
     if (this._flags & (ENDING | ERRORED | DESTROYED)) return false;
 
-    if (this._chunk !== null) {
+    if (this._job !== null) {
       if (this._queue === null) this._queue = [];
       this._queue.push(chunk);
       this._queuedBytes += chunk.length;
     } else {
       this.startChunk(chunk, null);
-      if (this._chunk === null) return true;
+      if (this._job === null) return true;
     }
 
     //
     // As a Writable counts: the chunk in progress, whole, and those queued.
     //
-    if (this._chunk.length + this._queuedBytes < HIGH_WATER_MARK) return true;
+    if (this._job.chunk.length + this._queuedBytes < HIGH_WATER_MARK) {
+      return true;
+    }
     this._flags |= NEED_DRAIN;
     return false;
   }
@@ -203,7 +216,7 @@ class FrameReader {
   end() {
     if (this._flags & ENDING) return;
     this._flags |= ENDING;
-    if (this._chunk === null) process.nextTick(finishReader, this);
+    if (this._job === null) process.nextTick(finishReader, this);
   }
 
   /**
@@ -265,12 +278,15 @@ class FrameReader {
       this._nativeSocket = null;
     }
 
-    this._chunk = chunk;
-    this._offset = 0;
-    this._cb = cb;
-    this._eventCount = 0;
-    this._eventIndex = 0;
-    this._status = 0;
+    const job = spareJobs.length > 0 ? spareJobs.pop() : new ParseJob();
+
+    job.chunk = chunk;
+    job.offset = 0;
+    job.cb = cb;
+    job.eventCount = 0;
+    job.eventIndex = 0;
+    job.status = 0;
+    this._job = job;
 
     //
     // An empty chunk comes from the native socket after it read a frame's
@@ -288,30 +304,32 @@ class FrameReader {
    * @private
    */
   processChunk() {
-    for (;;) {
-      while (this._eventIndex < this._eventCount) {
-        const base = this._eventIndex * WORDS_PER_EVENT;
+    const job = this._job;
 
-        this._eventIndex++;
-        if (!this.dispatchEvent(base)) return;
+    for (;;) {
+      while (job.eventIndex < job.eventCount) {
+        const base = job.eventIndex * WORDS_PER_EVENT;
+
+        job.eventIndex++;
+        if (!this.dispatchEvent(job, base)) return;
       }
 
-      if (this._status === INFLATE_PENDING) {
+      if (job.status === INFLATE_PENDING) {
         //
         // The engine used up its inflate budget: timers and other sockets
         // get a turn before it goes on from where it stopped.
         //
-        this._status = 0;
+        job.status = 0;
         setImmediate(resumeChunk, this);
         return;
       }
 
-      if (this._status !== 0) {
+      if (job.status !== 0) {
         this.fail();
         return;
       }
 
-      if (this._offset >= this._chunk.length || this._parser === null) {
+      if (job.offset >= job.chunk.length || this._parser === null) {
         this.finishChunk();
         return;
       }
@@ -321,7 +339,7 @@ class FrameReader {
   }
 
   /**
-   * Parses the current chunk from `_offset` and copies the results out of the
+   * Parses the current chunk from `job.offset` and copies the results out of the
    * shared event area at once: any other parser's execute(), which a user
    * handler may trigger, overwrites it.
    *
@@ -330,21 +348,16 @@ class FrameReader {
    * @private
    */
   execute(resumed) {
+    const job = this._job;
     const area = binding.parserEvents;
-    const count = this._parser.execute(this._chunk, this._offset);
+    const count = this._parser.execute(job.chunk, job.offset);
     const consumed = area[1];
-
-    if (this._parseWords === null) {
-      this._parseWords =
-        spareWordArrays.length > 0 ? spareWordArrays.pop() : [];
-    }
-
-    const events = this._parseWords;
+    const events = job.words;
     const words = count * WORDS_PER_EVENT;
     let owned = false;
 
-    this._status = area[2];
-    this._detail = area[3];
+    job.status = area[2];
+    job.detail = area[3];
 
     for (let i = 0; i < words; i++) events[i] = area[HEADER_WORDS + i];
     for (let i = 0; i < words; i += WORDS_PER_EVENT) {
@@ -354,10 +367,10 @@ class FrameReader {
       }
     }
 
-    this._owned = owned ? this._parser.takeOwned() : null;
-    this._eventCount = count;
-    this._eventIndex = 0;
-    this._offset += consumed;
+    job.owned = owned ? this._parser.takeOwned() : null;
+    job.eventCount = count;
+    job.eventIndex = 0;
+    job.offset += consumed;
 
     //
     // A call that does nothing while bytes are left would loop forever; so
@@ -368,22 +381,23 @@ class FrameReader {
     if (
       count === 0 &&
       consumed === 0 &&
-      this._offset < this._chunk.length &&
-      (this._status === 0 || (this._status === INFLATE_PENDING && resumed))
+      job.offset < job.chunk.length &&
+      (job.status === 0 || (job.status === INFLATE_PENDING && resumed))
     ) {
-      this._status = NO_PROGRESS;
+      job.status = NO_PROGRESS;
     }
   }
 
   /**
    * Dispatches one event.
    *
-   * @param {Number} base The index of its first word in `_parseWords`
+   * @param {ParseJob} job The chunk's job
+   * @param {Number} base The index of its first word in `job.words`
    * @return {Boolean} `true` if the next event may follow at once
    * @private
    */
-  dispatchEvent(base) {
-    const events = this._parseWords;
+  dispatchEvent(job, base) {
+    const events = job.words;
     const opcode = events[base] & 0xff;
     const length = events[base + 2];
     let payload;
@@ -391,9 +405,9 @@ class FrameReader {
     if (length === 0) {
       payload = EMPTY_BUFFER;
     } else if (events[base] & OWNED) {
-      payload = this._owned[events[base + 1]];
+      payload = job.owned[events[base + 1]];
     } else {
-      const chunk = this._chunk;
+      const chunk = job.chunk;
 
       payload = new FastBuffer(
         chunk.buffer,
@@ -465,14 +479,13 @@ class FrameReader {
    * @private
    */
   fail() {
-    const cb = this._cb;
-    const err = protocolError(this._status, this._detail);
+    const job = this._job;
+    const cb = job.cb;
+    const err = protocolError(job.status, job.detail);
 
     this._flags |= ERRORED;
     this.dropParser();
-    this._chunk = null;
-    this._owned = null;
-    this._cb = null;
+    this.releaseJob();
     this.dropQueue();
     if (cb !== null) cb(err);
     else process.nextTick(reportError, this, err);
@@ -484,21 +497,12 @@ class FrameReader {
    * @private
    */
   finishChunk() {
-    const cb = this._cb;
-
-    this._chunk = null;
-    this._owned = null;
-    this._cb = null;
+    const cb = this._job.cb;
 
     //
-    // Given back before the next chunk, which may borrow one.
+    // Given back before the next chunk, which may borrow it.
     //
-    if (this._parseWords !== null) {
-      if (spareWordArrays.length < MAX_SPARE_WORD_ARRAYS) {
-        spareWordArrays.push(this._parseWords);
-      }
-      this._parseWords = null;
-    }
+    this.releaseJob();
 
     if (cb !== null) {
       cb();
@@ -519,9 +523,24 @@ class FrameReader {
     // cb() may have started the next chunk; caught up only when none is in
     // progress or waiting.
     //
-    if (this._idle !== null && this._chunk === null) {
+    if (this._idle !== null && this._job === null) {
       this._idle[0] = this._parser !== null && this._queue === null ? 1 : 0;
     }
+  }
+
+  /**
+   * Gives the chunk's job back to the pool.
+   *
+   * @private
+   */
+  releaseJob() {
+    const job = this._job;
+
+    this._job = null;
+    job.chunk = null;
+    job.owned = null;
+    job.cb = null;
+    if (spareJobs.length < MAX_SPARE_JOBS) spareJobs.push(job);
   }
 
   /**
@@ -534,7 +553,7 @@ class FrameReader {
    */
   drainQueue() {
     this._flags |= DRAINING_QUEUE;
-    while (this._queue !== null && this._chunk === null) {
+    while (this._queue !== null && this._job === null) {
       const next = this._queue.shift();
 
       this._queuedBytes -= next.length;
@@ -542,7 +561,7 @@ class FrameReader {
       this.startChunk(next, null);
     }
     this._flags &= ~DRAINING_QUEUE;
-    return this._chunk === null;
+    return this._job === null;
   }
 }
 
