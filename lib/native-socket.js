@@ -347,7 +347,9 @@ class NativeSocket extends EventEmitter {
       if (ms === 0) this.removeListener('timeout', callback);
       else this.once('timeout', callback);
     }
-    this.timeout = ms;
+    // An own property only once it differs from the prototype's 0 (the
+    // WebSocket calls setTimeout(0) on every socket it is given).
+    if (this.timeout !== ms) this.timeout = ms;
     if (ms > 0 && !this.destroyed) {
       this._timeout = setTimeout(emitTimeout, ms, this);
       this._timeout.unref();

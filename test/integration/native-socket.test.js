@@ -1181,7 +1181,10 @@ describe('user code on ws._socket', () => {
     let timeouts = 0;
     socket.on('timeout', () => timeouts++);
     const TIMEOUT_MS = 200;
+    // As net.Socket's: 0 before any timeout is set (the WebSocket set 0).
+    expect(socket.timeout).toBe(0);
     expect(socket.setTimeout(TIMEOUT_MS)).toBe(socket);
+    expect(socket.timeout).toBe(TIMEOUT_MS);
 
     // Reads keep it from firing...
     for (let i = 0; i < 20; i++) {
@@ -1210,6 +1213,7 @@ describe('user code on ws._socket', () => {
 
     // setTimeout(0) turns it off.
     expect(socket.setTimeout(0)).toBe(socket);
+    expect(socket.timeout).toBe(0);
     client.send('again');
     await sleep(2 * TIMEOUT_MS + 100);
     expect(timeouts).toBe(2);
