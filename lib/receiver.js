@@ -1,5 +1,6 @@
 'use strict';
 
+const EventEmitter = require('events');
 const { Writable } = require('stream');
 
 const binding = require('./binding');
@@ -171,6 +172,76 @@ class FrameReader {
    */
   attachNativeReads(socket) {
     this._nativeSocket = socket;
+  }
+
+  /**
+   * Adds a listener for one of the events ws's Receiver emits (`'conclude'`,
+   * `'message'`, `'ping'`, `'pong'`, `'error'`, `'drain'`, `'finish'`), for
+   * code that listens to `ws._receiver`. It is called after the owner's own
+   * handling, as a listener added after the WebSocket's would be in ws. Only
+   * a reader that is listened to pays for an emitter.
+   *
+   * @param {String} event The event
+   * @param {Function} listener The listener
+   * @return {FrameReader} this
+   */
+  on(event, listener) {
+    this.observe().on(event, listener);
+    return this;
+  }
+
+  /**
+   * As `on()`, for one event.
+   *
+   * @param {String} event The event
+   * @param {Function} listener The listener
+   * @return {FrameReader} this
+   */
+  once(event, listener) {
+    this.observe().once(event, listener);
+    return this;
+  }
+
+  /**
+   * Removes a listener added with `on()` or `once()`.
+   *
+   * @param {String} event The event
+   * @param {Function} listener The listener
+   * @return {FrameReader} this
+   */
+  removeListener(event, listener) {
+    if (this._sink instanceof ObservedSink) {
+      this._sink.emitter.removeListener(event, listener);
+    }
+    return this;
+  }
+
+  off(event, listener) {
+    return this.removeListener(event, listener);
+  }
+
+  /**
+   * @param {String} event The event
+   * @return {Number} The listeners added with `on()` or `once()`
+   */
+  listenerCount(event) {
+    return this._sink instanceof ObservedSink
+      ? this._sink.emitter.listenerCount(event)
+      : 0;
+  }
+
+  /**
+   * The emitter of the listeners added from outside, put between this reader
+   * and its sink on first use.
+   *
+   * @return {EventEmitter}
+   * @private
+   */
+  observe() {
+    if (!(this._sink instanceof ObservedSink)) {
+      this._sink = new ObservedSink(this._sink);
+    }
+    return this._sink.emitter;
   }
 
   /**
@@ -562,6 +633,60 @@ class FrameReader {
     }
     this._flags &= ~DRAINING_QUEUE;
     return this._job === null;
+  }
+}
+
+/**
+ * A sink that reports to another, then emits the event (without the owner)
+ * on an EventEmitter: see FrameReader#on().
+ *
+ * @private
+ */
+class ObservedSink {
+  /**
+   * @param {Object} sink The sink reported to first
+   */
+  constructor(sink) {
+    this.sink = sink;
+    this.emitter = new EventEmitter();
+  }
+
+  conclude(owner, code, reason) {
+    this.sink.conclude(owner, code, reason);
+    this.emitter.emit('conclude', code, reason);
+  }
+
+  drain(owner) {
+    this.sink.drain(owner);
+    this.emitter.emit('drain');
+  }
+
+  error(owner, err) {
+    this.sink.error(owner, err);
+    // An 'error' nobody listens to here was handled by the sink.
+    if (this.emitter.listenerCount('error') > 0) {
+      this.emitter.emit('error', err);
+    }
+  }
+
+  finish(owner) {
+    this.sink.finish(owner);
+    this.emitter.emit('finish');
+  }
+
+  message(owner, data, isBinary) {
+    this.sink.message(owner, data, isBinary);
+    this.emitter.emit('message', data, isBinary);
+  }
+
+  ping(owner, data) {
+    this.sink.ping(owner, data);
+    this.emitter.emit('ping', data);
+  }
+
+  pong(owner, data) {
+    this.sink.pong(owner, data);
+    this.emitter.emit('pong', data);
   }
 }
 

@@ -908,6 +908,44 @@ describe('the closing handshake', () => {
     expect(cleaned).toBe(1);
   });
 
+  it('listeners on ws._receiver run after the WebSocket handled the event, as in ws', async () => {
+    const { ws, peer } = attach();
+    const seen = [];
+    const onMessage = (data, isBinary) =>
+      seen.push(['message', String(data), isBinary, ws.readyState]);
+    ws._receiver.on('message', onMessage);
+    ws._receiver.once('ping', (data) => seen.push(['ping', String(data)]));
+    ws._receiver.on('conclude', (code, reason) =>
+      seen.push(['conclude', code, String(reason), ws.readyState])
+    );
+    ws.on('message', () => seen.push(['ws message']));
+    expect(ws._receiver.listenerCount('message')).toBe(1);
+
+    let pings = 0;
+    const twoPings = new Promise((resolve) =>
+      ws.on('ping', () => ++pings === 2 && resolve())
+    );
+    peer.send(
+      Buffer.concat([
+        peer.encode({ opcode: OP.TEXT, payload: 'a' }),
+        peer.encode({ opcode: OP.PING, payload: 'p' }),
+        peer.encode({ opcode: OP.PING, payload: 'q' })
+      ])
+    );
+    await twoPings;
+    ws._receiver.removeListener('message', onMessage);
+    peer.send(peer.encode({ opcode: OP.TEXT, payload: 'b' }));
+    peer.sendClose(1000, 'bye');
+    await once(ws, 'close');
+    expect(seen).toEqual([
+      ['ws message'],
+      ['message', 'a', false, WebSocket.OPEN],
+      ['ping', 'p'],
+      ['ws message'],
+      ['conclude', 1000, 'bye', WebSocket.CLOSING]
+    ]);
+  });
+
   it('emits the rest of a chunk before close, and nothing after it', async () => {
     const { ws, peer } = attach({
       socketOptions: { allowSynchronousEvents: false }
