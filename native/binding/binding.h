@@ -87,6 +87,22 @@ Napi::ClassPropertyDescriptor<T> rawMethod(const char* name,
 ParserOptions parserOptionsFrom(const Napi::CallbackInfo& info);
 // Finds the parser of `self`, or throws and returns nullptr.
 using ParserOf = FrameParser* (*)(napi_env env, napi_value self);
+// A ParserOf for an ObjectWrap class with a heldParser() accessor:
+// napi_define_class's signature check means napi_unwrap finds a Wrap; one
+// that holds no parser throws Error(`missing`).
+template <typename Wrap>
+FrameParser* unwrapParser(napi_env env, napi_value self, const char* missing) {
+  void* wrapped = nullptr;
+  if (napi_unwrap(env, self, &wrapped) != napi_ok || wrapped == nullptr) {
+    napi_throw_type_error(env, nullptr, "Illegal invocation");
+    return nullptr;
+  }
+  auto* wrap =
+      static_cast<Wrap*>(static_cast<Napi::ObjectWrap<Wrap>*>(wrapped));
+  FrameParser* parser = wrap->heldParser();
+  if (parser == nullptr) napi_throw_error(env, nullptr, missing);
+  return parser;
+}
 // execute(chunk, start): parses into the shared result area.
 napi_value executeParser(napi_env env, napi_callback_info info,
                          ParserOf parserOf);

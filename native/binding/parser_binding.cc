@@ -241,21 +241,8 @@ class ParserWrap : public Napi::ObjectWrap<ParserWrap> {
     return executeParser(env, info, parserOf);
   }
 
-  // napi_define_class's signature check means napi_unwrap always finds a
-  // ParserWrap here.
   static FrameParser* parserOf(napi_env env, napi_value self) {
-    void* wrapped = nullptr;
-    if (napi_unwrap(env, self, &wrapped) != napi_ok || wrapped == nullptr) {
-      napi_throw_type_error(env, nullptr, "Illegal invocation");
-      return nullptr;
-    }
-    auto* wrap = static_cast<ParserWrap*>(
-        static_cast<Napi::ObjectWrap<ParserWrap>*>(wrapped));
-    if (wrap->parser_ == nullptr) {
-      napi_throw_error(env, nullptr, "The parser was released");
-      return nullptr;
-    }
-    return wrap->parser_.get();
+    return unwrapParser<ParserWrap>(env, self, "The parser was released");
   }
 
   Napi::Value takeOwned(const Napi::CallbackInfo& info) {
@@ -286,6 +273,9 @@ class ParserWrap : public Napi::ObjectWrap<ParserWrap> {
   }
 
   std::unique_ptr<FrameParser> parser_;
+
+ public:
+  FrameParser* heldParser() { return parser_.get(); }
 };
 
 }  // namespace

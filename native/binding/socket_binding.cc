@@ -500,7 +500,7 @@ class SocketWrap : public Napi::ObjectWrap<SocketWrap> {
   Napi::Value createParser(const Napi::CallbackInfo& info) {
     return guarded(info, [&]() -> Napi::Value {
       const ParserOptions options = parserOptionsFrom(info);
-      if (connection_ != nullptr && connection_->parser == parser()) {
+      if (connection_ != nullptr && connection_->parser == heldParser()) {
         unlink(connection_);
       }
       parser_.emplace(options);
@@ -512,21 +512,9 @@ class SocketWrap : public Napi::ObjectWrap<SocketWrap> {
     return executeParser(env, info, parserOf);
   }
 
-  // napi_define_class's signature check means napi_unwrap always finds a
-  // SocketWrap here.
   static FrameParser* parserOf(napi_env env, napi_value self) {
-    void* wrapped = nullptr;
-    if (napi_unwrap(env, self, &wrapped) != napi_ok || wrapped == nullptr) {
-      napi_throw_type_error(env, nullptr, "Illegal invocation");
-      return nullptr;
-    }
-    auto* wrap = static_cast<SocketWrap*>(
-        static_cast<Napi::ObjectWrap<SocketWrap>*>(wrapped));
-    if (!wrap->parser_) {
-      napi_throw_error(env, nullptr, "No parser: call createParser() first");
-      return nullptr;
-    }
-    return wrap->parser();
+    return unwrapParser<SocketWrap>(env, self,
+                                    "No parser: call createParser() first");
   }
 
   Napi::Value takeOwned(const Napi::CallbackInfo& info) {
@@ -541,7 +529,7 @@ class SocketWrap : public Napi::ObjectWrap<SocketWrap> {
 
   // Frees the parser (and its zlib state) now, unlinking it first.
   Napi::Value releaseParser(const Napi::CallbackInfo& info) {
-    if (connection_ != nullptr && connection_->parser == parser()) {
+    if (connection_ != nullptr && connection_->parser == heldParser()) {
       unlink(connection_);
     }
     parser_.reset();
@@ -566,7 +554,7 @@ class SocketWrap : public Napi::ObjectWrap<SocketWrap> {
             env, "The \"idle\" argument must be an Int32Array");
       }
       auto idle = info[0].As<Napi::Int32Array>();
-      connection_->parser = parser();
+      connection_->parser = heldParser();
       connection_->idleOwner = Napi::Persistent(idle.As<Napi::Object>());
       connection_->receiverIdle = idle.Data();
       return env.Undefined();
@@ -660,7 +648,8 @@ class SocketWrap : public Napi::ObjectWrap<SocketWrap> {
   // In place rather than behind another allocation.
   std::optional<FrameParser> parser_;
 
-  FrameParser* parser() { return parser_ ? &*parser_ : nullptr; }
+ public:
+  FrameParser* heldParser() { return parser_ ? &*parser_ : nullptr; }
 };
 
 Napi::Value setSocketCallbacks(const Napi::CallbackInfo& info) {
