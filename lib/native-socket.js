@@ -14,7 +14,7 @@
 //
 // Once its Receiver has seen a chunk of 16 KiB or more, the rest of a large
 // uncompressed frame is read straight into the parser's message buffer while
-// the Receiver is caught up (Receiver#attachNativeReads), and an empty 'data'
+// the Receiver is caught up (FrameReader#attachNativeReads), and an empty 'data'
 // chunk announces the completed frame. WSN_DIRECT_READS=0 turns that off.
 
 const EventEmitter = require('events');
@@ -295,7 +295,7 @@ class NativeSocket extends EventEmitter {
 
   /**
    * Lets the addon read large frame payloads straight into the parser made
-   * by createParser() while `idle[0]` is 1 (see Receiver#attachNativeReads).
+   * by createParser() while `idle[0]` is 1 (see FrameReader#attachNativeReads).
    *
    * @param {Int32Array} idle The Receiver's caught-up word
    * @private
@@ -588,7 +588,7 @@ function adoptSocket(socket, head) {
  * NativeSocket).
  *
  * @param {Buffer} chunk Bytes read; empty after bytes were read straight
- *     into the linked parser (see Receiver#attachNativeReads)
+ *     into the linked parser (see FrameReader#attachNativeReads)
  * @param {Number} directBytes Bytes read straight into the parser since the
  *     last call
  * @private
