@@ -450,12 +450,6 @@ function attachListeners(emitter, listeners) {
 }
 
 /**
- * Marks the server closed and emits `'close'`.
- *
- * @param {WebSocketServer} server The server
- * @private
- */
-/**
  * Makes the `'close'` listener that removes a client from `server.clients`.
  *
  * @param {WebSocketServer} server The server
@@ -471,6 +465,12 @@ function untrackOnClose(server) {
   };
 }
 
+/**
+ * Marks the server closed and emits `'close'`.
+ *
+ * @param {WebSocketServer} server The server
+ * @private
+ */
 function emitClose(server) {
   server._state = CLOSED;
   server.emit('close');
