@@ -27,7 +27,7 @@ const INFLATE_FAILED = 13;
 const OUT_OF_MEMORY = 14;
 //
 // Not a fault: the engine stopped inflating a large message at its per-slice
-// budget and wants to be called again (lib/receiver.js does, on the next
+// budget and wants to be called again (lib/frame-reader.js does, on the next
 // turn of the event loop). Never passed to protocolError().
 //
 const INFLATE_PENDING = 15;

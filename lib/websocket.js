@@ -8,7 +8,7 @@
 const EventEmitter = require('events');
 
 const PerMessageDeflate = require('./permessage-deflate');
-const { FrameReader } = require('./receiver');
+const FrameReader = require('./frame-reader');
 const Sender = require('./sender');
 const { useCompactListeners } = require('./listener-table');
 const { adoptSocket } = require('./native-socket');
@@ -746,7 +746,7 @@ function receiverOnPong(websocket, data) {
   websocket.emit('pong', data);
 }
 
-// Where a WebSocket's FrameReader reports (see lib/receiver.js).
+// Where a WebSocket's FrameReader reports (see lib/frame-reader.js).
 const RECEIVER_SINK = Object.freeze({
   conclude: receiverOnConclude,
   drain: receiverOnDrain,

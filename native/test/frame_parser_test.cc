@@ -813,7 +813,7 @@ Bytes wordText(size_t size, uint64_t seed) {
   return out;
 }
 
-// Feeds one chunk the way lib/receiver.js does (again from bytesConsumed
+// Feeds one chunk the way lib/frame-reader.js does (again from bytesConsumed
 // after every kInflatePending) and records the memory held after each call.
 struct SliceTrace {
   std::vector<Event> events;
@@ -1008,8 +1008,8 @@ void testInflateBudget() {
     }
   }
 
-  // An empty call (start == length, as lib/receiver.js may make) is accepted
-  // and changes nothing.
+  // An empty call (start == length, as lib/frame-reader.js may make) is
+  // accepted and changes nothing.
   {
     FrameParser parser(server);
     Bytes none(1, 0);

@@ -14,7 +14,7 @@ import { closePayload, encodeFrame, OP } from '../helpers/wire.js';
 
 const require = createRequire(import.meta.url);
 const Receiver = require('../../lib/receiver');
-const { FrameReader } = Receiver;
+const FrameReader = require('../../lib/frame-reader');
 const PerMessageDeflate = require('../../lib/permessage-deflate');
 const { kStatusCode } = require('../../lib/constants');
 const { protocolError, status: STATUS } = require('../../lib/errors');
