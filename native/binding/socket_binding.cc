@@ -64,6 +64,10 @@ enum EventKind : uint32_t {
 
 class SocketWrap;
 
+// The error of a parser method called before createParser() (or after
+// releaseParser()).
+constexpr const char* kNoParser = "No parser: call createParser() first";
+
 // Lives from the constructor until libuv's close callback, which may run
 // after the JS object is gone; the JS object may also outlive it. Never
 // touched by another thread.
@@ -370,8 +374,9 @@ void updatePoll(Connection* connection) {
 }
 
 // The JS face of a Connection: new NativeSocket(fd, owner) duplicates `fd`
-// (the caller then closes its own copy) and reports to the functions given
-// to setSocketCallbacks() with `owner` as `this`. It also holds the frame
+// (the caller then closes its own copy), keeps `owner` as its `owner`
+// property and reports to the functions given to setSocketCallbacks() with
+// itself as `this`. It also holds the frame
 // parser of the connection's Receiver (createParser), with FrameParser's
 // methods: a separate FrameParser object would cost about 350 bytes per idle
 // connection in wrappers and references.
@@ -492,17 +497,12 @@ class SocketWrap : public Napi::ObjectWrap<SocketWrap> {
     });
   }
 
-  // linkParser(parser, idle): lets reads skip the Receiver (readDirect)
-  // while idle[0] is 1. `idle` is an Int32Array over an ArrayBuffer (its
-  // bytes do not move). linkParser(null) unlinks.
   // createParser(options) -> this: FrameParser's constructor, for this
   // connection.
   Napi::Value createParser(const Napi::CallbackInfo& info) {
     return guarded(info, [&]() -> Napi::Value {
       const ParserOptions options = parserOptionsFrom(info);
-      if (connection_ != nullptr && connection_->parser == heldParser()) {
-        unlink(connection_);
-      }
+      unlinkOwnParser();
       parser_.emplace(options);
       return info.This();
     });
@@ -513,40 +513,33 @@ class SocketWrap : public Napi::ObjectWrap<SocketWrap> {
   }
 
   static FrameParser* parserOf(napi_env env, napi_value self) {
-    return unwrapParser<SocketWrap>(env, self,
-                                    "No parser: call createParser() first");
+    return unwrapParser<SocketWrap>(env, self, kNoParser);
   }
 
   Napi::Value takeOwned(const Napi::CallbackInfo& info) {
     return guarded(info, [&]() -> Napi::Value {
-      if (!parser_) {
-        throw Napi::Error::New(info.Env(),
-                               "No parser: call createParser() first");
-      }
+      if (!parser_) throw Napi::Error::New(info.Env(), kNoParser);
       return takeOwnedPayloads(info.Env(), *parser_);
     });
   }
 
   // Frees the parser (and its zlib state) now, unlinking it first.
   Napi::Value releaseParser(const Napi::CallbackInfo& info) {
-    if (connection_ != nullptr && connection_->parser == heldParser()) {
-      unlink(connection_);
-    }
+    unlinkOwnParser();
     parser_.reset();
     return info.Env().Undefined();
   }
 
-  // linkParser(idle) links this handle's parser for direct reads;
-  // linkParser(null) unlinks.
+  // linkParser(idle) lets reads skip the Receiver (readDirect) into this
+  // handle's parser while idle[0] is 1. `idle` is an Int32Array over an
+  // ArrayBuffer (its bytes do not move). linkParser(null) unlinks.
   Napi::Value linkParser(const Napi::CallbackInfo& info) {
     return guarded(info, [&]() -> Napi::Value {
       Napi::Env env = info.Env();
       if (connection_ == nullptr) return env.Undefined();
       unlink(connection_);
       if (info[0].IsNull() || info[0].IsUndefined()) return env.Undefined();
-      if (!parser_) {
-        throw Napi::Error::New(env, "No parser: call createParser() first");
-      }
+      if (!parser_) throw Napi::Error::New(env, kNoParser);
       if (!info[0].IsTypedArray() ||
           info[0].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array ||
           info[0].As<Napi::Int32Array>().ElementLength() < 1) {
@@ -559,6 +552,13 @@ class SocketWrap : public Napi::ObjectWrap<SocketWrap> {
       connection_->receiverIdle = idle.Data();
       return env.Undefined();
     });
+  }
+
+  // Before the parser is replaced or freed: no direct read may use it.
+  void unlinkOwnParser() {
+    if (connection_ != nullptr && connection_->parser == heldParser()) {
+      unlink(connection_);
+    }
   }
 
   static void unlink(Connection* connection) {
