@@ -125,6 +125,8 @@ export class FrameParser {
   releaseParser(): void;
   /** Bytes held for incomplete messages. */
   readonly bufferedBytes: number;
+  /** The `maxPayload` it was made with (0 = no limit). */
+  readonly maxPayload: number;
 }
 
 /** FrameParser's methods on a NativeSocket handle, for the parser it holds (createParser()). */
@@ -132,6 +134,8 @@ export interface ConnectionParser {
   execute(chunk: Uint8Array, start: number): number;
   takeOwned(): Buffer[];
   releaseParser(): void;
+  /** The `maxPayload` of createParser()'s options (0 = no limit). */
+  readonly maxPayload: number;
 }
 
 /** Frame flags for frame() and frameHeader(). */

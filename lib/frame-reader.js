@@ -163,6 +163,27 @@ class FrameReader {
   }
 
   /**
+   * The negotiated extensions, as ws's Receiver has them (its owner's).
+   *
+   * @type {Object}
+   * @private
+   */
+  get _extensions() {
+    return this[kWebSocket]._extensions;
+  }
+
+  /**
+   * The message size limit (0 = none), as ws's Receiver has it. It is read
+   * from the parser, so a reader that is done with its parser reports 0.
+   *
+   * @type {Number}
+   * @private
+   */
+  get _maxPayload() {
+    return this._parser === null ? 0 : this._parser.maxPayload;
+  }
+
+  /**
    * Lets a NativeSocket read the rest of large uncompressed frames straight
    * into this reader's parser while the reader is caught up; the socket
    * then delivers an empty chunk when such a frame is complete. The link is

@@ -3,7 +3,7 @@
 const { Writable } = require('stream');
 
 const FrameReader = require('./frame-reader');
-const { BINARY_TYPES } = require('./constants');
+const { BINARY_TYPES, NO_EXTENSIONS } = require('./constants');
 
 // The sink of a Receiver: each event of the reader is emitted by it.
 const EMITTER = Object.freeze({
@@ -63,6 +63,26 @@ class Receiver extends Writable {
     this._options = options;
     this._reader = null;
     this._binaryTypeOption = options.binaryType || BINARY_TYPES[0];
+  }
+
+  /**
+   * The negotiated extensions, as ws's Receiver has them.
+   *
+   * @type {Object}
+   * @private
+   */
+  get _extensions() {
+    return this._options.extensions || NO_EXTENSIONS;
+  }
+
+  /**
+   * The message size limit (0 = none), as ws's Receiver has it.
+   *
+   * @type {Number}
+   * @private
+   */
+  get _maxPayload() {
+    return Math.max(this._options.maxPayload | 0, 0);
   }
 
   /**

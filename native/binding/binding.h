@@ -108,6 +108,8 @@ napi_value executeParser(napi_env env, napi_callback_info info,
                          ParserOf parserOf);
 // takeOwned(): the payloads the last execute() assembled, as Buffers.
 Napi::Value takeOwnedPayloads(Napi::Env env, FrameParser& parser);
+// maxPayload: the parser's message limit (0 = none), as a Number.
+Napi::Value maxPayloadOf(Napi::Env env, const FrameParser& parser);
 
 // Each binding file registers its exports.
 void initKernels(Napi::Env env, Napi::Object exports);

@@ -213,6 +213,11 @@ Napi::Value takeOwnedPayloads(Napi::Env env, FrameParser& parser) {
   return result;
 }
 
+Napi::Value maxPayloadOf(Napi::Env env, const FrameParser& parser) {
+  // Limits come from JS Numbers, so they fit a double (UINT64_MAX rounds).
+  return Napi::Number::New(env, static_cast<double>(parser.maxPayloadBytes()));
+}
+
 namespace {
 
 class ParserWrap : public Napi::ObjectWrap<ParserWrap> {
@@ -223,7 +228,8 @@ class ParserWrap : public Napi::ObjectWrap<ParserWrap> {
         {rawMethod<ParserWrap>("execute", execute),
          InstanceMethod<&ParserWrap::takeOwned>("takeOwned"),
          InstanceMethod<&ParserWrap::releaseParser>("releaseParser"),
-         InstanceAccessor<&ParserWrap::bufferedBytes>("bufferedBytes")});
+         InstanceAccessor<&ParserWrap::bufferedBytes>("bufferedBytes"),
+         InstanceAccessor<&ParserWrap::maxPayload>("maxPayload")});
   }
 
   explicit ParserWrap(const Napi::CallbackInfo& info)
@@ -262,6 +268,12 @@ class ParserWrap : public Napi::ObjectWrap<ParserWrap> {
     return guarded(info, [&]() -> Napi::Value {
       return Napi::Number::New(info.Env(),
                                static_cast<double>(parser().bufferedBytes()));
+    });
+  }
+
+  Napi::Value maxPayload(const Napi::CallbackInfo& info) {
+    return guarded(info, [&]() -> Napi::Value {
+      return maxPayloadOf(info.Env(), parser());
     });
   }
 

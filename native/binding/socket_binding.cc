@@ -393,6 +393,7 @@ class SocketWrap : public Napi::ObjectWrap<SocketWrap> {
          InstanceMethod<&SocketWrap::takeOwned>("takeOwned"),
          InstanceMethod<&SocketWrap::releaseParser>("releaseParser"),
          InstanceMethod<&SocketWrap::linkParser>("linkParser"),
+         InstanceAccessor<&SocketWrap::maxPayload>("maxPayload"),
          InstanceMethod<&SocketWrap::shutdown>("shutdown"),
          InstanceMethod<&SocketWrap::close>("close"),
          InstanceMethod<&SocketWrap::setNoDelay>("setNoDelay"),
@@ -520,6 +521,13 @@ class SocketWrap : public Napi::ObjectWrap<SocketWrap> {
     return guarded(info, [&]() -> Napi::Value {
       if (!parser_) throw Napi::Error::New(info.Env(), kNoParser);
       return takeOwnedPayloads(info.Env(), *parser_);
+    });
+  }
+
+  Napi::Value maxPayload(const Napi::CallbackInfo& info) {
+    return guarded(info, [&]() -> Napi::Value {
+      if (!parser_) throw Napi::Error::New(info.Env(), kNoParser);
+      return maxPayloadOf(info.Env(), *parser_);
     });
   }
 

@@ -783,4 +783,8 @@ size_t FrameParser::bufferedBytes() const noexcept {
   return impl_->carryBytes_ + impl_->controlBytes_ + impl_->message_.capacity();
 }
 
+uint64_t FrameParser::maxPayloadBytes() const noexcept {
+  return impl_->options_.maxPayloadBytes;
+}
+
 }  // namespace wsn

@@ -133,6 +133,8 @@ class FrameParser {
   // Bytes this parser holds right now for incomplete messages (header carry +
   // message buffer).
   size_t bufferedBytes() const noexcept;
+  // The limit the parser was made with (ParserOptions::maxPayloadBytes).
+  uint64_t maxPayloadBytes() const noexcept;
 
  private:
   struct Impl;

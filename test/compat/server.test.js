@@ -340,5 +340,21 @@ describeEach('WebSocketServer', (impl) => {
         skipUTF8Validation: false
       });
     });
+
+    it('ws._receiver reports the maxPayload and extensions a connection got (read by code written for ws)', async () => {
+      const maxPayload = 20480;
+      const { client, serverWs } = await openPair(impl, {
+        serverOptions: { maxPayload, perMessageDeflate: true },
+        clientOptions: { maxPayload: 4096, perMessageDeflate: true }
+      });
+      const pmd = 'permessage-deflate';
+      expect([
+        serverWs._receiver._maxPayload,
+        serverWs._receiver._extensions[pmd]._maxPayload,
+        client._receiver._maxPayload,
+        client._receiver._extensions[pmd]._maxPayload
+      ]).toEqual([maxPayload, maxPayload, 4096, 4096]);
+      expect(serverWs._receiver._extensions).toBe(serverWs._extensions);
+    });
   });
 });

@@ -474,8 +474,12 @@ describe('the parser a NativeSocket holds', () => {
     const [socket] = await accepted;
 
     const nativeSocket = new NativeSocket(socket);
-    const handle = nativeSocket.createParser(PARSER_OPTIONS);
+    const handle = nativeSocket.createParser({
+      ...PARSER_OPTIONS,
+      maxPayload: 1000
+    });
     expect(handle).toBe(nativeSocket._handle);
+    expect(handle.maxPayload).toBe(1000);
 
     const ping = encodeFrame({
       opcode: OP.PING,
@@ -500,6 +504,7 @@ describe('the parser a NativeSocket holds', () => {
     handle.releaseParser();
     expect(() => handle.execute(ping, 0)).toThrow(/No parser/);
     expect(() => handle.takeOwned()).toThrow(/No parser/);
+    expect(() => handle.maxPayload).toThrow(/No parser/);
   });
 });
 

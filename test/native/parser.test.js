@@ -245,6 +245,13 @@ describe('RFC 6455 §5.7 examples', () => {
     expect(parser.bufferedBytes).toBe(0);
   });
 
+  it('maxPayload reads back the limit it was made with; 0, negative and NaN are 0 (no limit)', () => {
+    const limits = [20480, 0, -5, NaN].map(
+      (maxPayload) => new FrameParser({ ...SERVER, maxPayload }).maxPayload
+    );
+    expect(limits).toEqual([20480, 0, 0, 0]);
+  });
+
   it('a fragmented unmasked text message ("Hel" + "lo")', () => {
     const input = Buffer.from([
       0x01, 0x03, 0x48, 0x65, 0x6c, 0x80, 0x02, 0x6c, 0x6f

@@ -271,6 +271,19 @@ describe('Receiver: messages in every split (against ws)', () => {
   });
 });
 
+describe('Receiver: the fields code written for ws reads', () => {
+  it('_maxPayload and _extensions are what the options gave, as in ws', () => {
+    const extensions = { 'permessage-deflate': { params: {} } };
+    const read = (Impl, options) => {
+      const receiver = new Impl(options);
+      return [receiver._maxPayload, receiver._extensions];
+    };
+    for (const options of [{ maxPayload: 20480, extensions }, {}]) {
+      expect(read(Receiver, options)).toEqual(read(WsReceiver, options));
+    }
+  });
+});
+
 describe('Receiver: binaryType', () => {
   const bytes = frames(CLIENT, [
     { opcode: OP.BINARY, payload: [1, 2, 3] },
