@@ -96,6 +96,10 @@ struct Connection {
   size_t directBytes = 0;
   // Reads left that ask how much is waiting first (see kSizedReadTries).
   uint8_t sizedReadTries = 0;
+  // Set while the reads of a wake-up are delivered, when large reads come in
+  // (see onPoll): writes are then queued and go out together once every
+  // chunk of the wake-up has been delivered (flushDeferred).
+  bool deferWrites = false;
 };
 
 void onClosed(uv_handle_t* handle) {
@@ -105,6 +109,7 @@ void onClosed(uv_handle_t* handle) {
 // Polls for exactly what is wanted now. uv_poll_start drops and re-adds the
 // descriptor in epoll (two system calls), so only call it on a change.
 void updatePoll(Connection* connection);
+void flushDeferred(Connection* connection);
 
 // Calls fn(args) with the handle as `this`, from the event loop:
 // MakeCallback runs the nextTick and microtask queues afterwards, as Node
@@ -357,13 +362,40 @@ void onPoll(uv_poll_t* handle, int status, int events) {
               static_cast<double>(connection->queue.flushedBytes()));
     if (connection->closed) return;
   }
-  if ((events & UV_READABLE) != 0) readAvailable(connection);
+  if ((events & UV_READABLE) != 0) {
+    // Only while large reads come in: two messages then often arrive in one
+    // wake-up, and their replies leave in one sendmsg. Measured at 64 KiB
+    // binary echoes x 100 connections x 2 in flight: 0.5 sendmsg per echo
+    // instead of 1, and 4-9 % less server CPU. Deferring every wake-up cost
+    // small echoes an extra kEventFlushed each (32 B x 100 x 4: 2.81-2.98 us
+    // against 2.76-2.78 per echo).
+    connection->deferWrites = connection->sizedReadTries > 0;
+    readAvailable(connection);
+    connection->deferWrites = false;
+    flushDeferred(connection);
+  }
+}
+
+void flushDeferred(Connection* connection) {
+  if (connection->closed || connection->queue.empty()) return;
+  const uint64_t before = connection->queue.flushedBytes();
+  const int error = connection->queue.flush(connection->fd);
+  if (error != 0) {
+    emitEvent(connection, kEventError, error);
+    return;
+  }
+  updatePoll(connection);
+  if (connection->queue.flushedBytes() != before) {
+    emitEvent(connection, kEventFlushed,
+              static_cast<double>(connection->queue.flushedBytes()));
+  }
 }
 
 void updatePoll(Connection* connection) {
   if (connection->closed) return;
-  const int wanted = (connection->reading ? UV_READABLE : 0) |
-                     (connection->queue.empty() ? 0 : UV_WRITABLE);
+  const bool writing = !connection->queue.empty() && !connection->deferWrites;
+  const int wanted =
+      (connection->reading ? UV_READABLE : 0) | (writing ? UV_WRITABLE : 0);
   if (wanted == connection->polledEvents) return;
   connection->polledEvents = wanted;
   if (wanted == 0) {
@@ -487,6 +519,12 @@ class SocketWrap : public Napi::ObjectWrap<SocketWrap> {
         piece.iov_len = length;
         pieces.push_back(piece);
         arguments.single = info[0];
+      }
+      if (connection_->deferWrites) {
+        connection_->queue.defer(pieces.data(), pieces.size(), borrowBuffer,
+                                 &arguments);
+        return Napi::Number::New(
+            env, static_cast<double>(connection_->queue.queuedBytes()));
       }
       const int error =
           connection_->queue.write(connection_->fd, pieces.data(),
@@ -641,6 +679,9 @@ class SocketWrap : public Napi::ObjectWrap<SocketWrap> {
   void release(bool unref) {
     Connection* connection = connection_;
     if (connection == nullptr) return;
+    // Closed while a wake-up is delivered (a handler's terminate()): what it
+    // wrote before would have reached the kernel without the deferral.
+    if (connection->deferWrites) (void)connection->queue.flush(connection->fd);
     connection_ = nullptr;
     connection->closed = true;
     unlink(connection);

@@ -824,6 +824,55 @@ describe('backpressure', () => {
 });
 
 describe('large messages', () => {
+  it('replies to 64 KiB messages that arrive back to back come back intact, in order, each send() callback once; a reply sent right before terminate() still reaches the peer', async () => {
+    const { client, serverWs } = await openPair(native);
+    const count = 40;
+    const callbacks = [];
+    serverWs.on('message', (data, isBinary) => {
+      const index = data.readUInt32BE(0);
+      if (index === count) {
+        serverWs.send(data, { binary: isBinary });
+        serverWs.terminate();
+        return;
+      }
+      serverWs.send(data, { binary: isBinary }, (err) =>
+        callbacks.push([index, err ?? null])
+      );
+    });
+    const tagged = (index) => {
+      const message = randomBytes(64 * KIB);
+      message.writeUInt32BE(index, 0);
+      return message;
+    };
+    const sent = Array.from({ length: count }, (_, i) => tagged(i));
+    const received = [];
+    const allBack = new Promise((resolve) => {
+      client.on('message', (data) => {
+        received.push(data);
+        if (received.length === count) resolve();
+      });
+    });
+    for (const message of sent) client.send(message);
+    await allBack;
+    expect(received.map((data, i) => data.equals(sent[i]))).toEqual(
+      sent.map(() => true)
+    );
+    await sleep(20);
+    expect(callbacks).toEqual(sent.map((_, i) => [i, null]));
+
+    const last = tagged(count);
+    const events = [];
+    client.on('message', (data) => events.push(['message', data.equals(last)]));
+    const closed = once(client, 'close');
+    client.send(last);
+    const [code] = await closed;
+    events.push(['close', code]);
+    expect(events).toEqual([
+      ['message', true],
+      ['close', 1006]
+    ]);
+  });
+
   it('16 MiB binary and text, and 64 KiB, 64 KiB + 1 and 1 MiB, cross both directions intact', async () => {
     const { client, serverWs } = await openPair(native);
     expectTcpSocket(serverWs._socket, nativeExpected());
