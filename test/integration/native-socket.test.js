@@ -32,6 +32,7 @@ import {
   track
 } from '../helpers/harness.js';
 import { native, reference } from '../helpers/implementations.js';
+import { UNLIMITED_SERVER_PARSER } from '../helpers/parser-options.js';
 import {
   acceptFor,
   connectRaw,
@@ -436,15 +437,6 @@ describe('which sockets native I/O takes over', () => {
 });
 
 describe('the parser a NativeSocket holds', () => {
-  const PARSER_OPTIONS = {
-    isServer: true,
-    maxPayload: 0,
-    maxFragments: 0,
-    maxBufferedChunks: 0,
-    skipUTF8Validation: false,
-    perMessageDeflate: false
-  };
-
   it("a native connection's Receiver parses with its socket's handle, which frees the parser once the connection is closed", async () => {
     const { client, serverWs } = await openPair(native);
     const parser = serverWs._receiver._parser;
@@ -475,7 +467,7 @@ describe('the parser a NativeSocket holds', () => {
 
     const nativeSocket = new NativeSocket(socket);
     const handle = nativeSocket.createParser({
-      ...PARSER_OPTIONS,
+      ...UNLIMITED_SERVER_PARSER,
       maxPayload: 1000
     });
     expect(handle).toBe(nativeSocket._handle);

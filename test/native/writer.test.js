@@ -8,6 +8,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 import { RFC_MASK_KEY, frame as referenceFrame } from '../helpers/frames.js';
+import { UNLIMITED_SERVER_PARSER } from '../helpers/parser-options.js';
 
 const require = createRequire(import.meta.url);
 const ROOT = path.resolve(
@@ -221,14 +222,7 @@ describe('masking with a fresh CSPRNG key (RFC 6455 §5.3)', () => {
   });
 
   it('the parser reads what the writer wrote', () => {
-    const parser = new FrameParser({
-      isServer: true,
-      maxPayload: 0,
-      maxFragments: 0,
-      maxBufferedChunks: 0,
-      skipUTF8Validation: false,
-      perMessageDeflate: false
-    });
+    const parser = new FrameParser(UNLIMITED_SERVER_PARSER);
     const payloads = [0, 1, 125, 126, 65535, 65536].map((size) =>
       Buffer.alloc(size).map((_, i) => (i * 31) & 0xff)
     );
