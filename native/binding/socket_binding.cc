@@ -96,10 +96,6 @@ struct Connection {
   size_t directBytes = 0;
   // Reads left that ask how much is waiting first (see kSizedReadTries).
   uint8_t sizedReadTries = 0;
-  // Set while the reads of a wake-up are delivered, when large reads come in
-  // (see onPoll): writes are then queued and go out together once every
-  // chunk of the wake-up has been delivered (onPoll).
-  bool deferWrites = false;
 };
 
 void onClosed(uv_handle_t* handle) {
@@ -372,28 +368,13 @@ void onPoll(uv_poll_t* handle, int status, int events) {
       !flushQueue(connection)) {
     return;
   }
-  if ((events & UV_READABLE) != 0) {
-    // Only while large reads come in: two messages then often arrive in one
-    // wake-up, and their replies leave in one sendmsg. Measured at 64 KiB
-    // binary echoes x 100 connections x 2 in flight: 0.5 sendmsg per echo
-    // instead of 1, and 4-9 % less server CPU. Deferring every wake-up cost
-    // small echoes an extra kEventFlushed each (32 B x 100 x 4: 2.81-2.98 us
-    // against 2.76-2.78 per echo).
-    const bool deferred = connection->sizedReadTries > 0;
-    connection->deferWrites = deferred;
-    readAvailable(connection);
-    connection->deferWrites = false;
-    if (deferred && !connection->closed && !connection->queue.empty()) {
-      (void)flushQueue(connection);
-    }
-  }
+  if ((events & UV_READABLE) != 0) readAvailable(connection);
 }
 
 void updatePoll(Connection* connection) {
   if (connection->closed) return;
-  const bool writing = !connection->queue.empty() && !connection->deferWrites;
-  const int wanted =
-      (connection->reading ? UV_READABLE : 0) | (writing ? UV_WRITABLE : 0);
+  const int wanted = (connection->reading ? UV_READABLE : 0) |
+                     (connection->queue.empty() ? 0 : UV_WRITABLE);
   if (wanted == connection->polledEvents) return;
   connection->polledEvents = wanted;
   if (wanted == 0) {
@@ -517,12 +498,6 @@ class SocketWrap : public Napi::ObjectWrap<SocketWrap> {
         piece.iov_len = length;
         pieces.push_back(piece);
         arguments.single = info[0];
-      }
-      if (connection_->deferWrites) {
-        connection_->queue.defer(pieces.data(), pieces.size(), borrowBuffer,
-                                 &arguments);
-        return Napi::Number::New(
-            env, static_cast<double>(connection_->queue.queuedBytes()));
       }
       const int error =
           connection_->queue.write(connection_->fd, pieces.data(),
@@ -677,9 +652,6 @@ class SocketWrap : public Napi::ObjectWrap<SocketWrap> {
   void release(bool unref) {
     Connection* connection = connection_;
     if (connection == nullptr) return;
-    // Closed while a wake-up is delivered (a handler's terminate()): what it
-    // wrote before would have reached the kernel without the deferral.
-    if (connection->deferWrites) (void)connection->queue.flush(connection->fd);
     connection_ = nullptr;
     connection->closed = true;
     unlink(connection);

@@ -129,11 +129,6 @@ int OutboundQueue::write(int fd, const struct iovec* pieces, size_t count,
   return 0;
 }
 
-void OutboundQueue::defer(const struct iovec* pieces, size_t count,
-                          BorrowPiece borrow, void* context) {
-  append(pieces, count, 0, borrow, context);
-}
-
 void OutboundQueue::append(const struct iovec* pieces, size_t count,
                            size_t skipBytes, BorrowPiece borrow,
                            void* context) {

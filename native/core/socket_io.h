@@ -50,10 +50,6 @@ class OutboundQueue {
                           BorrowPiece borrow = nullptr,
                           void* context = nullptr);
 
-  // Queues `pieces` without trying the socket; flush() writes them.
-  void defer(const struct iovec* pieces, size_t count,
-             BorrowPiece borrow = nullptr, void* context = nullptr);
-
   // Writes as much of the queue as the socket takes now. Returns 0 or errno.
   [[nodiscard]] int flush(int fd) noexcept;
 

@@ -682,39 +682,6 @@ void testBorrowThreshold() {
   WSN_CHECK(received == expected);
 }
 
-// defer() queues without a system call: nothing reaches the peer until a
-// flush, which then writes the deferred and the later pieces in order.
-void testDefer() {
-  BorrowSetup setup(7);
-  auto& [pair, rng, queue, log, expected, received, submitted] = setup;
-  Batch first;
-  first.add(randomBytes(rng, 100));
-  first.add(randomBytes(rng, kBorrowMin));  // borrowed
-  Lender lender{&log, &first, 0};
-  queue.defer(first.pieces.data(), first.pieces.size(), lend, &lender);
-  first.appendTo(expected);
-  submitted += first.totalBytes();
-  WSN_CHECK(queue.queuedBytes() == submitted);
-  WSN_CHECK(queue.flushedBytes() == 0);
-  WSN_CHECK(drain(pair.reader, received) == 0);
-  WSN_CHECK((log.calls == std::vector<size_t>{1}));
-  WSN_CHECK(log.alive() == 1);
-
-  // A write() behind deferred bytes queues too: the order is kept.
-  Batch second;
-  second.add(randomBytes(rng, 300));
-  WSN_CHECK(queue.write(pair.writer, second.pieces.data(), 1) == 0);
-  second.appendTo(expected);
-  submitted += second.totalBytes();
-  WSN_CHECK(queue.flushedBytes() == 0);
-  WSN_CHECK(drain(pair.reader, received) == 0);
-
-  pump(queue, pair, received, expected.size(), submitted, &log);
-  WSN_CHECK(received == expected);
-  WSN_CHECK(queue.flushedBytes() == submitted);
-  WSN_CHECK(log.allDestroyedOnce());
-}
-
 // The kernel takes the head of a large piece inside write(): the rest is
 // borrowed from where the kernel stopped, and its keeper lives until the
 // last byte is flushed.
@@ -1089,7 +1056,6 @@ int main() {
   testBorrowAfterPartialWrite();
   testBorrowMixedRuns();
   testBorrowClear();
-  testDefer();
   testErrors();
   testPipe();
   testPipeReaderGone();
