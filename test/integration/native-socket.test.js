@@ -865,6 +865,30 @@ describe('large messages', () => {
     ]);
   });
 
+  it('while 16 KiB messages arrive back to back, the replies to one chunk reach the kernel before the next chunk is read', async () => {
+    // Replies held back until the wake-up's last read stall a peer that
+    // keeps many messages in flight on one connection (c8c1415 did this).
+    const { client, serverWs } = await openPair(native);
+    const count = 32;
+    const bufferedAtChunk = [];
+    serverWs._socket.prependListener('data', () =>
+      bufferedAtChunk.push(serverWs.bufferedAmount)
+    );
+    serverWs.on('message', (data, isBinary) =>
+      serverWs.send(data, { binary: isBinary })
+    );
+    let back = 0;
+    const allBack = new Promise((resolve) => {
+      client.on('message', () => {
+        if (++back === count) resolve();
+      });
+    });
+    for (let i = 0; i < count; i++) client.send(randomBytes(16 * KIB));
+    await allBack;
+    expect(bufferedAtChunk.length).toBeGreaterThan(1);
+    expect(bufferedAtChunk).toEqual(bufferedAtChunk.map(() => 0));
+  });
+
   it('16 MiB binary and text, and 64 KiB, 64 KiB + 1 and 1 MiB, cross both directions intact', async () => {
     const { client, serverWs } = await openPair(native);
     expectTcpSocket(serverWs._socket, nativeExpected());
