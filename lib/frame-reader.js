@@ -748,6 +748,21 @@ function reportError(reader, err) {
   reader._sink.error(reader[kWebSocket], err);
 }
 
+/**
+ * A limit option as the parser takes it: a whole number, 0 (no limit) when
+ * missing or negative.
+ *
+ * @param {*} value The option
+ * @return {Number}
+ * @private
+ */
+function limitOf(value) {
+  return Math.max(value | 0, 0);
+}
+
+// The Receiver reports its limit as the parser it makes would hold it.
+FrameReader.limitOf = limitOf;
+
 module.exports = FrameReader;
 
 /**
@@ -765,9 +780,9 @@ function createParser(options, socket) {
   const isServer = !!options.isServer;
   const parserOptions = {
     isServer,
-    maxPayload: Math.max(options.maxPayload | 0, 0),
-    maxFragments: Math.max(options.maxFragments | 0, 0),
-    maxBufferedChunks: Math.max(options.maxBufferedChunks | 0, 0),
+    maxPayload: limitOf(options.maxPayload),
+    maxFragments: limitOf(options.maxFragments),
+    maxBufferedChunks: limitOf(options.maxBufferedChunks),
     skipUTF8Validation: !!options.skipUTF8Validation,
     perMessageDeflate: !!perMessageDeflate
   };

@@ -82,7 +82,7 @@ class Receiver extends Writable {
    * @private
    */
   get _maxPayload() {
-    return Math.max(this._options.maxPayload | 0, 0);
+    return FrameReader.limitOf(this._options.maxPayload);
   }
 
   /**
