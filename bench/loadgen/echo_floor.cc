@@ -3,6 +3,14 @@
 // frame.cc and handshake.cc with wsn-loadgen; nothing from native/core.
 //
 //   wsn-echo-floor [--port 0]       listens on 127.0.0.1; 0 = ephemeral port
+//                  [--read-bytes 262144]
+//                  [--fresh-reads 0]
+//
+// --fresh-reads N gives each read a newly allocated buffer and frees it N
+// reads later, as a garbage-collected server frees a message's Buffer some
+// time after its last use. It models the memory traffic every Node server
+// pays (ws-native delivers each message in a Buffer of its own, as ws does)
+// without any JavaScript, so the floor can be compared with and without it.
 //
 // Per readable event: one recv() into the connection's buffer, parse every
 // complete client frame, unmask it into one output buffer, one send(). Data
@@ -39,10 +47,10 @@
 namespace wsn::bench {
 namespace {
 
-// Room for each recv(). 256 KiB rather than libuv's 64 KiB: 64 KiB binary
-// ×1 d16 took 20–23 µs of server CPU per echo against 24–50 µs (4 runs each
-// on the shared 2-core VM); 32 B ×1000 did not get worse.
-constexpr size_t kReadBytes = 256 * 1024;
+// Room for each recv() (--read-bytes). 256 KiB rather than libuv's 64 KiB:
+// 64 KiB binary ×1 d16 took 20–23 µs of server CPU per echo against 24–50 µs
+// (4 runs each on the shared 2-core VM); 32 B ×1000 did not get worse.
+size_t readBytes = 256 * 1024;
 constexpr size_t kMaxHeadBytes = 16 * 1024;
 constexpr uint64_t kMaxFrameBytes = 64 * 1024 * 1024;
 
@@ -82,6 +90,11 @@ struct Connection {
   Buffer in;
   Buffer pending;  // output a partial send() left behind
 };
+
+// --fresh-reads: buffers that were read into, freed `freshReads` reads later.
+size_t freshReads = 0;
+std::vector<std::unique_ptr<uint8_t[]>> retiredBuffers;
+size_t nextRetired = 0;
 
 int epollFd = -1;
 std::vector<std::unique_ptr<Connection>> connections;  // indexed by fd
@@ -215,6 +228,16 @@ ssize_t sendSome(int fd, const uint8_t* data, size_t bytes) {
   }
 }
 
+// --fresh-reads: the next read goes into a new buffer; the one just parsed is
+// freed `freshReads` reads from now.
+void retireInput(Connection& c) {
+  if (retiredBuffers.size() < freshReads) retiredBuffers.resize(freshReads);
+  retiredBuffers[nextRetired] = std::move(c.in.data);
+  nextRetired = (nextRetired + 1) % freshReads;
+  c.in.data.reset(new uint8_t[readBytes]);
+  c.in.capacity = readBytes;
+}
+
 void onWritable(Connection& c) {
   const ssize_t sent =
       sendSome(c.fd, c.pending.data.get() + c.pending.begin, c.pending.size());
@@ -227,7 +250,7 @@ void onWritable(Connection& c) {
 }
 
 void onReadable(Connection& c) {
-  c.in.reserveTail(kReadBytes);
+  c.in.reserveTail(readBytes);
   const ssize_t got =
       ::recv(c.fd, c.in.data.get() + c.in.end, c.in.capacity - c.in.end, 0);
   if (got < 0 && (errno == EAGAIN || errno == EINTR)) return;
@@ -254,7 +277,10 @@ void onReadable(Connection& c) {
     ++protocolErrors;  // a floor does not send 1002 (RFC 6455 §7.4.1)
     return closeConnection(c.fd);
   }
-  if (c.in.size() == 0) c.in.begin = c.in.end = 0;
+  if (c.in.size() == 0) {
+    c.in.begin = c.in.end = 0;
+    if (freshReads > 0) retireInput(c);
+  }
   if (out.size() == 0) return;
   // Behind earlier output (only after EPOLLHUP/EPOLLERR): queue, keep order.
   if (c.pending.size() > 0) return c.pending.append(out.data.get(), out.size());
@@ -376,6 +402,22 @@ int main(int argc, char** argv) {
     const std::string_view arg = argv[i];
     if (arg == "--port" && i + 1 < argc) {
       port = std::strtol(argv[++i], nullptr, 10);
+    } else if (arg == "--read-bytes" && i + 1 < argc) {
+      const long bytes = std::strtol(argv[++i], nullptr, 10);
+      if (bytes < 1024 || bytes > (64L << 20)) {
+        std::fputs("wsn-echo-floor: --read-bytes must be 1024..64 MiB\n",
+                   stderr);
+        return 2;
+      }
+      wsn::bench::readBytes = static_cast<size_t>(bytes);
+    } else if (arg == "--fresh-reads" && i + 1 < argc) {
+      const long reads = std::strtol(argv[++i], nullptr, 10);
+      if (reads < 0 || reads > 1000000) {
+        std::fputs("wsn-echo-floor: --fresh-reads must be 0..1000000\n",
+                   stderr);
+        return 2;
+      }
+      wsn::bench::freshReads = static_cast<size_t>(reads);
     } else if (arg == "--deflate") {
       // bench/run-all.js passes it in deflate cells, whose load generator
       // insists on compression: fail before "ready" with a clear reason.
@@ -384,7 +426,9 @@ int main(int argc, char** argv) {
           stderr);
       return 2;
     } else {
-      std::fprintf(stderr, "usage: wsn-echo-floor [--port 0] (not %s)\n",
+      std::fprintf(stderr,
+                   "usage: wsn-echo-floor [--port 0] [--read-bytes 262144] "
+                   "[--fresh-reads 0] (not %s)\n",
                    argv[i]);
       return 2;
     }

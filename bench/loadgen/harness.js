@@ -73,6 +73,16 @@ const SERVERS = {
     label: 'C++ epoll echo floor (no JS)',
     binary: ECHO_FLOOR,
     args: []
+  },
+  // The same floor reading as ws-native does (at most 124 KiB at a time) into
+  // a new buffer each time, freed 400 reads later: the memory traffic of a
+  // server that hands every message to JavaScript in a Buffer of its own.
+  // 400: at 64 KiB x 100 connections ws-native's V8 scavenged about every
+  // 370 reads (--trace-gc), which is when such Buffers are freed.
+  'floor-fresh': {
+    label: 'C++ floor, a fresh buffer per read',
+    binary: ECHO_FLOOR,
+    args: ['--read-bytes', String(124 * 1024), '--fresh-reads', '400']
   }
 };
 const RATIO_BASE = 'ws+bu';
