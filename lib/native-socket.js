@@ -94,6 +94,7 @@ const PAUSED = 1 << 8; // readableFlowing === false
 const RESUME_SCHEDULED = 1 << 9;
 const SHUT_DOWN = 1 << 10; // shutdown(2) was called
 const UNSHIFTED = 1 << 11; // bytes were put back before the parser's
+const PUSHED_END = 1 << 12; // push(null): the stream ends after _pending
 
 /**
  * A connected socket whose reads and writes the addon does.
@@ -273,10 +274,7 @@ class NativeSocket extends EventEmitter {
       this._flags = (this._flags & ~PAUSED) | FLOWING;
       // As a Readable, data flows from the next tick, after the caller has
       // attached its listeners.
-      if ((this._flags & RESUME_SCHEDULED) === 0) {
-        this._flags |= RESUME_SCHEDULED;
-        process.nextTick(startFlowing, this);
-      }
+      scheduleFlow(this);
     }
     return this;
   }
@@ -314,6 +312,64 @@ class NativeSocket extends EventEmitter {
       this._pending ??= [];
       this._pending.unshift(chunk);
     }
+  }
+
+  /**
+   * As Readable#push(): `chunk` arrives as if the peer had sent it, after
+   * anything still pending (and is counted in `bytesRead` like read bytes);
+   * `null` ends the readable side once the pending bytes are delivered.
+   *
+   * @param {(Buffer|Uint8Array|String|null)} chunk
+   * @param {String} [encoding] The encoding of a string chunk
+   * @return {Boolean} Whether more may be pushed
+   */
+  push(chunk, encoding) {
+    if (this.destroyed) return false;
+    if ((this._flags & (END_EMITTED | PUSHED_END)) !== 0) {
+      this.destroy(
+        streamError('ERR_STREAM_PUSH_AFTER_EOF', 'stream.push() after EOF')
+      );
+      return false;
+    }
+    if (chunk === null) {
+      this._flags |= PUSHED_END;
+      this._handle.readStop();
+      if (this._pending === null) {
+        process.nextTick(endReadable, this);
+      } else if ((this._flags & FLOWING) !== 0) {
+        scheduleFlow(this);
+      }
+      return false;
+    }
+    let data;
+    if (typeof chunk === 'string') {
+      data = Buffer.from(chunk, encoding);
+    } else if (chunk instanceof Uint8Array) {
+      data = Buffer.isBuffer(chunk)
+        ? chunk
+        : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    } else {
+      const err = new TypeError(
+        'The "chunk" argument must be of type string or an instance of ' +
+          'Buffer or Uint8Array'
+      );
+      err.code = 'ERR_INVALID_ARG_TYPE';
+      this.destroy(err);
+      return false;
+    }
+    if (data.length === 0) return true;
+    if (
+      this._pending === null &&
+      (this._flags & (FLOWING | RESUME_SCHEDULED)) === FLOWING
+    ) {
+      this.bytesRead += data.length;
+      this.emit('data', data);
+    } else {
+      this._pending ??= [];
+      this._pending.push(data);
+      if ((this._flags & FLOWING) !== 0) scheduleFlow(this);
+    }
+    return true;
   }
 
   read() {
@@ -616,12 +672,24 @@ function onNativeEvent(kind, value) {
   if (kind === EVENT_FLUSHED) {
     onFlushed(socket, value);
   } else if (kind === EVENT_END) {
-    socket._flags = (socket._flags | END_EMITTED) & ~READABLE;
-    socket.emit('end');
-    if (socket.writableFinished) socket.destroy();
+    endReadable(socket);
   } else if (kind === EVENT_ERROR) {
     socket.destroy(errnoError(value, 'read'));
   }
+}
+
+/**
+ * The readable side ended: the peer's FIN, or push(null) once the bytes
+ * before it were delivered.
+ *
+ * @param {NativeSocket} socket
+ * @private
+ */
+function endReadable(socket) {
+  if ((socket._flags & (DESTROYED | END_EMITTED)) !== 0) return;
+  socket._flags = (socket._flags | END_EMITTED) & ~READABLE;
+  socket.emit('end');
+  if (socket.writableFinished) socket.destroy();
 }
 
 function writeChunks(socket, data, callbacks) {
@@ -703,6 +771,13 @@ function emitFinish(socket) {
   if (socket.readableEnded) socket.destroy();
 }
 
+function scheduleFlow(socket) {
+  if ((socket._flags & RESUME_SCHEDULED) === 0) {
+    socket._flags |= RESUME_SCHEDULED;
+    process.nextTick(startFlowing, socket);
+  }
+}
+
 function startFlowing(socket) {
   socket._flags &= ~RESUME_SCHEDULED;
   if ((socket._flags & (DESTROYED | FLOWING)) !== FLOWING) return;
@@ -713,7 +788,11 @@ function startFlowing(socket) {
     socket.emit('data', chunk);
     if (socket.destroyed) return;
   }
-  if ((socket._flags & FLOWING) !== 0) socket._handle.readStart();
+  if ((socket._flags & PUSHED_END) !== 0) {
+    if (socket._pending === null) endReadable(socket);
+  } else if ((socket._flags & FLOWING) !== 0) {
+    socket._handle.readStart();
+  }
 }
 
 function emitDestroyed(socket, err) {

@@ -1305,6 +1305,103 @@ describe('user code on ws._socket', () => {
   });
 });
 
+describe('push() on ws._socket, as on a Readable', () => {
+  const maskedText = (text) =>
+    encodeFrame({ opcode: OP.TEXT, payload: text, mask: true });
+
+  it('pushed frames arrive as messages, before what the peer sends next; a string chunk too', async () => {
+    const { client, serverWs } = await openPair(native);
+    const socket = serverWs._socket;
+    expectTcpSocket(socket, nativeExpected());
+
+    expect(socket.push(maskedText('pushed 1'))).toBe(true);
+    expect(
+      socket.push(maskedText('pushed 2').toString('latin1'), 'latin1')
+    ).toBe(true);
+    client.send('from the peer');
+    await serverWs.events.waitCount('message', 3);
+    expect(
+      serverWs.events.of('message').map(([, data]) => data.toString())
+    ).toEqual(['pushed 1', 'pushed 2', 'from the peer']);
+    await expectTextBothWays(client, serverWs, 'still open');
+  });
+
+  it('a pushed frame over maxPayload: RangeError WS_ERR_UNSUPPORTED_MESSAGE_LENGTH, then 1006', async () => {
+    const maxPayload = 16 * KIB;
+    const { serverWs } = await openPair(native, {
+      serverOptions: { maxPayload }
+    });
+    expectTcpSocket(serverWs._socket, nativeExpected());
+
+    serverWs._socket.push(
+      encodeFrame({
+        opcode: OP.BINARY,
+        payload: Buffer.alloc(maxPayload + 1),
+        mask: true
+      })
+    );
+    const [, err] = await serverWs.events.wait('error');
+    expect(err).toBeInstanceOf(RangeError);
+    expect([err.code, err.message]).toEqual([
+      'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH',
+      'Max payload size exceeded'
+    ]);
+    const [, code] = await serverWs.events.wait('close');
+    expect(code).toBe(1006);
+  });
+
+  it("while paused, pushed bytes wait for resume(); push(null) then ends the readable side ('end') after them", async () => {
+    const { client, serverWs } = await openPair(native);
+    const socket = serverWs._socket;
+    expectTcpSocket(socket, nativeExpected());
+    const ended = once(socket, 'end');
+
+    socket.pause();
+    socket.push(maskedText('held'));
+    expect(socket.push(null)).toBe(false);
+    await sleep(50);
+    expect(serverWs.events.of('message')).toHaveLength(0);
+
+    socket.resume();
+    await ended;
+    expect(
+      serverWs.events.of('message').map(([, data]) => data.toString())
+    ).toEqual(['held']);
+    const [, serverCode] = await serverWs.events.wait('close');
+    const [, clientCode] = await client.events.wait('close');
+    expect([serverCode, clientCode]).toEqual([1006, 1006]);
+    expect(serverWs.events.of('message')).toHaveLength(1);
+  });
+
+  it('push() after push(null): ERR_STREAM_PUSH_AFTER_EOF, and the connection closes with 1006', async () => {
+    const { serverWs } = await openPair(native);
+    const socket = serverWs._socket;
+    expectTcpSocket(socket, nativeExpected());
+    const errors = [];
+    socket.on('error', (err) => errors.push(err.code));
+
+    socket.push(null);
+    expect(socket.push(maskedText('too late'))).toBe(false);
+    const [, code] = await serverWs.events.wait('close');
+    expect(code).toBe(1006);
+    expect(errors).toEqual(['ERR_STREAM_PUSH_AFTER_EOF']);
+    expect(serverWs.events.of('message')).toHaveLength(0);
+  });
+
+  it('a chunk that is neither a string nor bytes: ERR_INVALID_ARG_TYPE, and the connection closes with 1006', async () => {
+    const { serverWs } = await openPair(native);
+    const socket = serverWs._socket;
+    expectTcpSocket(socket, nativeExpected());
+    const errors = [];
+    socket.on('error', (err) => errors.push(err.code));
+
+    expect(socket.push(42)).toBe(false);
+    const [, code] = await serverWs.events.wait('close');
+    expect(code).toBe(1006);
+    expect(errors).toEqual(['ERR_INVALID_ARG_TYPE']);
+  });
+});
+
 describe("an exception thrown by a 'message' listener", () => {
   it("reaches process 'uncaughtException' once; the socket, the server and other connections keep working", async () => {
     const server = await startServer(native);
