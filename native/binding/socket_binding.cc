@@ -168,15 +168,24 @@ size_t bytesWaiting(int fd) {
 
 // How much one read into a Buffer of its own takes when `waiting` bytes are
 // there, capped so one connection cannot make us allocate without bound.
-size_t readBytesFor(size_t waiting) {
-  if (waiting >= kLargeReadMinBytes) return std::min(waiting, kMaxReadBytes);
+// While the parser assembles a fragmented message, every chunk is copied into
+// its message buffer and then dropped, so a chunk past glibc's mmap threshold
+// would only be faulted in to be copied out: such reads stay heap-sized.
+size_t readBytesFor(const Connection* connection, size_t waiting) {
+  const bool copiedOut = connection->parser != nullptr &&
+                         connection->parser->assemblingFragments();
+  if (waiting >= kLargeReadMinBytes && !copiedOut) {
+    return std::min(waiting, kMaxReadBytes);
+  }
   return std::min(waiting, kHeapReadBytes);
 }
 
 // Bytes the kernel holds for us beyond what one full scratch read took.
-size_t moreAvailable(int fd) {
-  const size_t waiting = bytesWaiting(fd);
-  return waiting == 0 ? 0 : readBytesFor(kReadBytes + waiting) - kReadBytes;
+size_t moreAvailable(const Connection* connection) {
+  const size_t waiting = bytesWaiting(connection->fd);
+  return waiting == 0
+             ? 0
+             : readBytesFor(connection, kReadBytes + waiting) - kReadBytes;
 }
 
 // Hands `chunk` to JS: onData(chunk, bytes read straight into the parser
@@ -250,7 +259,7 @@ SizedRead readSized(Connection* connection) {
   connection->sizedReadTries = kSizedReadTries;
   Napi::Env env(connection->env);
   Napi::HandleScope scope(env);
-  const size_t capacity = readBytesFor(waiting);
+  const size_t capacity = readBytesFor(connection, waiting);
   Napi::Buffer<uint8_t> chunk = newUninitializedBuffer(env, capacity);
   const ReadResult result = readSome(connection->fd, chunk.Data(), capacity);
   if (result.wouldBlock) return SizedRead::kDrained;
@@ -308,7 +317,7 @@ void readAvailable(Connection* connection) {
     // kernel holds straight into the same Buffer, so the parser sees big
     // chunks and only the first 64 KiB are copied.
     const size_t more =
-        result.bytes == kReadBytes ? moreAvailable(connection->fd) : 0;
+        result.bytes == kReadBytes ? moreAvailable(connection) : 0;
     Napi::Buffer<uint8_t> chunk =
         newUninitializedBuffer(env, result.bytes + more);
     std::memcpy(chunk.Data(), scratch, result.bytes);

@@ -775,6 +775,10 @@ bool FrameParser::commitDirect(size_t bytes) noexcept {
   return impl.payloadLeft_ == 0;
 }
 
+bool FrameParser::assemblingFragments() const noexcept {
+  return impl_->inMessage_;
+}
+
 bool FrameParser::finished() const noexcept {
   return impl_->phase_ == Impl::Phase::kFinished;
 }

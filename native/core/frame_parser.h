@@ -130,6 +130,10 @@ class FrameParser {
   bool commitDirect(size_t bytes) noexcept;
 
   bool finished() const noexcept;  // a close frame was read
+  // A fragmented message is being assembled: a non-final data frame was read
+  // and the final one has not begun. Its payload is copied out of every
+  // chunk into the parser's message buffer.
+  bool assemblingFragments() const noexcept;
   // Bytes this parser holds right now for incomplete messages (header carry +
   // message buffer).
   size_t bufferedBytes() const noexcept;

@@ -1297,6 +1297,35 @@ void testDirectReads() {
   }
 }
 
+// assemblingFragments(): from a non-final data frame's header until the
+// final fragment's header; a control frame in between does not end it.
+void testAssemblingFragments() {
+  FrameParser parser(serverOptions());
+  std::vector<ParserEvent> events(8);
+  auto feed = [&](const Bytes& bytes) {
+    Bytes copy = bytes;
+    const auto result =
+        parser.execute(copy.data(), copy.size(), events.data(), events.size());
+    return result.status == Status::kOk && result.bytesConsumed == copy.size();
+  };
+  WSN_CHECK(!parser.assemblingFragments());
+  WSN_CHECK(feed(frameOf(wsn::kOpBinary, patternOf(100, 1))));
+  WSN_CHECK(!parser.assemblingFragments());
+
+  const Bytes first = frameOf(wsn::kOpText, bytesOf("frag"), false);
+  // Its header alone already says more fragments follow.
+  WSN_CHECK(feed(Bytes(first.begin(), first.begin() + 6)));
+  WSN_CHECK(parser.assemblingFragments());
+  WSN_CHECK(feed(Bytes(first.begin() + 6, first.end())));
+  WSN_CHECK(parser.assemblingFragments());
+  WSN_CHECK(feed(frameOf(wsn::kOpPing, bytesOf("p"))));
+  WSN_CHECK(parser.assemblingFragments());
+  WSN_CHECK(feed(frameOf(wsn::kOpContinuation, bytesOf("ment"), false)));
+  WSN_CHECK(parser.assemblingFragments());
+  WSN_CHECK(feed(frameOf(wsn::kOpContinuation, bytesOf("ed"), true)));
+  WSN_CHECK(!parser.assemblingFragments());
+}
+
 int main() {
   testRfcExamples();
   testValidSequences();
@@ -1307,5 +1336,6 @@ int main() {
   testInflateBudget();
   testRandomStreams();
   testDirectReads();
+  testAssemblingFragments();
   return wsn::test::finish("frame_parser_test");
 }

@@ -1078,6 +1078,49 @@ describe('large frame payloads read straight into the parser', () => {
     ]);
   });
 
+  it('while a fragmented message is assembled, reads stay at most 124 KiB (their bytes are copied out); 4 MiB in 16 KiB fragments arrives intact', async () => {
+    const { peer, serverWs, received } = await rawToServer();
+    expectTcpSocket(serverWs._socket, nativeExpected());
+    const chunkSizes = [];
+    serverWs._socket.on('data', (chunk) => chunkSizes.push(chunk.length));
+
+    // A first message of 20 KiB: the server's receiver links its parser on a chunk that large.
+    peer.socket.write(
+      encodeFrame({
+        opcode: OP.BINARY,
+        payload: randomBytes(20 * KIB),
+        mask: true
+      })
+    );
+    await until(() => received.length === 1, 5000, 'the first message');
+
+    const whole = randomBytes(4 * MIB);
+    const fragmentBytes = 16 * KIB;
+    const frames = [];
+    for (let at = 0; at < whole.length; at += fragmentBytes) {
+      frames.push(
+        encodeFrame({
+          opcode: at === 0 ? OP.BINARY : OP.CONTINUATION,
+          payload: whole.subarray(at, at + fragmentBytes),
+          fin: at + fragmentBytes >= whole.length,
+          mask: true
+        })
+      );
+    }
+    const before = chunkSizes.length;
+    peer.socket.write(Buffer.concat(frames));
+    await until(() => received.length === 2, 10000, 'the fragmented message');
+    expect(received[1].equals(whole)).toBe(true);
+
+    // The first chunk of the burst is read before the first fragment's header is parsed, so it
+    // may be larger; every later one is read while the message is being assembled.
+    const during = chunkSizes.slice(before + 1);
+    expect(during.length).toBeGreaterThan(0);
+    if (nativeExpected()) {
+      expect(Math.max(...during)).toBeLessThanOrEqual(124 * KIB);
+    }
+  });
+
   it('invalid UTF-8 deep in a large text frame closes with 1007 and WS_ERR_INVALID_UTF8', async () => {
     const { peer, serverWs, received, closed } = await rawToServer();
     const errors = [];
