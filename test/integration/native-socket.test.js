@@ -1416,33 +1416,36 @@ describe('push() on ws._socket, as on a Readable', () => {
     expect(serverWs.events.of('message')).toHaveLength(1);
   });
 
-  it('push() after push(null): ERR_STREAM_PUSH_AFTER_EOF, and the connection closes with 1006', async () => {
-    const { serverWs } = await openPair(native);
-    const socket = serverWs._socket;
-    expectTcpSocket(socket, nativeExpected());
-    const errors = [];
-    socket.on('error', (err) => errors.push(err.code));
+  it.each([
+    [
+      'push() after push(null)',
+      'ERR_STREAM_PUSH_AFTER_EOF',
+      (socket) => {
+        socket.push(null);
+        return socket.push(maskedText('too late'));
+      }
+    ],
+    [
+      'a chunk that is neither a string nor bytes',
+      'ERR_INVALID_ARG_TYPE',
+      (socket) => socket.push(42)
+    ]
+  ])(
+    '%s: %s, and the connection closes with 1006',
+    async (_, errorCode, act) => {
+      const { serverWs } = await openPair(native);
+      const socket = serverWs._socket;
+      expectTcpSocket(socket, nativeExpected());
+      const errors = [];
+      socket.on('error', (err) => errors.push(err.code));
 
-    socket.push(null);
-    expect(socket.push(maskedText('too late'))).toBe(false);
-    const [, code] = await serverWs.events.wait('close');
-    expect(code).toBe(1006);
-    expect(errors).toEqual(['ERR_STREAM_PUSH_AFTER_EOF']);
-    expect(serverWs.events.of('message')).toHaveLength(0);
-  });
-
-  it('a chunk that is neither a string nor bytes: ERR_INVALID_ARG_TYPE, and the connection closes with 1006', async () => {
-    const { serverWs } = await openPair(native);
-    const socket = serverWs._socket;
-    expectTcpSocket(socket, nativeExpected());
-    const errors = [];
-    socket.on('error', (err) => errors.push(err.code));
-
-    expect(socket.push(42)).toBe(false);
-    const [, code] = await serverWs.events.wait('close');
-    expect(code).toBe(1006);
-    expect(errors).toEqual(['ERR_INVALID_ARG_TYPE']);
-  });
+      expect(act(socket)).toBe(false);
+      const [, code] = await serverWs.events.wait('close');
+      expect(code).toBe(1006);
+      expect(errors).toEqual([errorCode]);
+      expect(serverWs.events.of('message')).toHaveLength(0);
+    }
+  );
 });
 
 describe("an exception thrown by a 'message' listener", () => {
