@@ -321,7 +321,8 @@ class NativeSocket extends EventEmitter {
    *
    * @param {(Buffer|Uint8Array|String|null)} chunk
    * @param {String} [encoding] The encoding of a string chunk
-   * @return {Boolean} Whether more may be pushed
+   * @return {Boolean} false after push(null), on a destroyed socket or when
+   *     the chunk was refused; true otherwise (no high-water mark applies)
    */
   push(chunk, encoding) {
     if (this.destroyed) return false;
