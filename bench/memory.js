@@ -15,7 +15,7 @@
 // allocates little; the second reading is what an idle server keeps.
 //
 //   node bench/memory.js [--quick] [--connections 10000] [--deflate off,on]
-//       [--size 1024] [--type text] [--reps 1] [--settle 15]
+//       [--size 1024] [--type text] [--reps 1] [--settle 15] [--name memory]
 //       [--servers ws-native,ws+bu,ws,net]
 
 const {
@@ -106,6 +106,7 @@ async function main() {
     type: 'text',
     reps: 1,
     settle: 15,
+    name: '',
     servers: ['ws-native', 'ws+bu', 'ws', 'net']
   });
   const deflates = options.deflate.filter(Boolean).length
@@ -113,7 +114,7 @@ async function main() {
     : [false, true];
   if (options.quick && process.argv.indexOf('--connections') === -1)
     options.connections = 2000;
-  const name = options.quick ? 'memory-quick' : 'memory';
+  const name = options.name || (options.quick ? 'memory-quick' : 'memory');
 
   ensureLoadgen();
   const { servers, notes } = selectServers(options.servers);
