@@ -350,12 +350,14 @@ class NativeSocket extends EventEmitter {
         ? chunk
         : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     } else {
-      const err = new TypeError(
-        'The "chunk" argument must be of type string or an instance of ' +
-          'Buffer or Uint8Array'
+      this.destroy(
+        streamError(
+          'ERR_INVALID_ARG_TYPE',
+          'The "chunk" argument must be of type string or an instance of ' +
+            'Buffer or Uint8Array',
+          TypeError
+        )
       );
-      err.code = 'ERR_INVALID_ARG_TYPE';
-      this.destroy(err);
       return false;
     }
     if (data.length === 0) return true;
@@ -832,8 +834,8 @@ function errnoError(errno, syscall) {
   return err;
 }
 
-function streamError(code, message) {
-  const err = new Error(message);
+function streamError(code, message, ErrorCtor = Error) {
+  const err = new ErrorCtor(message);
   err.code = code;
   return err;
 }
