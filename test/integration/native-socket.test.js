@@ -3,9 +3,10 @@
 // check what a user can observe: which sockets are taken over (and which are not), that addresses,
 // server connection counts and server.close() behave as with a net.Socket, that bytes pipelined
 // behind the handshake, large messages and a stalled peer's backlog all arrive intact and in
-// order, and that resets, destroy(), timeouts and a throwing handler end as they do on the stream
-// path. Every expectation that depends on adoption reads WSN_NATIVE_IO at the time of the
-// connection, so the file passes with native I/O on and with WSN_NATIVE_IO=0.
+// order, that resets, destroy(), timeouts and a throwing handler end as they do on the stream
+// path, and that a worker thread with native connections open ends cleanly. Every expectation
+// that depends on adoption reads WSN_NATIVE_IO at the time of the connection, so the file passes
+// with native I/O on and with WSN_NATIVE_IO=0.
 
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
@@ -16,6 +17,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
+import { Worker } from 'node:worker_threads';
 
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 
@@ -1598,5 +1600,90 @@ describe.each([
       [0, 1, 2, 255],
       [0, 1, 2, 255]
     ]);
+  });
+});
+
+// A worker has its own copy of the addon, with its own sockets polled on the worker's own loop.
+// When the worker ends, that loop is closed: every handle the addon opened must be closed by
+// then, and Buffers collected afterwards must not touch what the worker freed.
+describe('in a worker thread', () => {
+  // Runs in the worker: a server and a client over loopback echo 64 KiB and 1 MiB messages (large
+  // reads), then either wait with both connections open or call process.exit() while a reply is
+  // on its way. Received Buffers stay referenced until the worker ends.
+  const WORKER_SOURCE = `
+    const { parentPort, workerData } = require('node:worker_threads');
+    const WebSocket = require(workerData.index);
+    const { NativeSocket } = require(workerData.nativeSocket);
+    const kept = [];
+    const wss = new WebSocket.WebSocketServer({ host: '127.0.0.1', port: 0 }, () => {
+      const client = new WebSocket('ws://127.0.0.1:' + wss.address().port);
+      const sizes = [65536, 65536, 65536, 65536, 1048576];
+      let received = 0;
+      let intact = true;
+      client.on('open', () => {
+        sizes.forEach((size, i) => client.send(Buffer.alloc(size, i + 1)));
+      });
+      client.on('message', (data) => {
+        const i = received++;
+        intact = intact && data.length === sizes[i] && data.every((byte) => byte === i + 1);
+        kept.push(data);
+        if (received === sizes.length) {
+          parentPort.postMessage({ native: client._socket instanceof NativeSocket, intact });
+          if (workerData.exitWhileSending) {
+            client.send(Buffer.alloc(1048576, 9));
+            process.exit(0);
+          }
+        }
+      });
+    });
+    wss.on('connection', (ws) => ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary })));
+  `;
+
+  function startWorker(exitWhileSending) {
+    const worker = new Worker(WORKER_SOURCE, {
+      eval: true,
+      workerData: {
+        index: require.resolve('../../index.js'),
+        nativeSocket: require.resolve('../../lib/native-socket.js'),
+        exitWhileSending
+      }
+    });
+    const errors = [];
+    worker.on('error', (error) => errors.push(error));
+    // Both listeners from the start: the worker may exit right after its report.
+    const report = once(worker, 'message', 10000);
+    const exited = once(worker, 'exit', 10000);
+    return { worker, errors, report, exited };
+  }
+
+  async function expectEchoInMainThread() {
+    const { client, serverWs } = await openPair(native);
+    serverWs.on('message', (data) => serverWs.send(data));
+    const payload = randomBytes(256 * KIB);
+    const echoed = once(client, 'message');
+    client.send(payload);
+    const [data] = await echoed;
+    expect(Buffer.compare(data, payload)).toBe(0);
+  }
+
+  it('terminate() with native connections open and large reads held: exit code 1, no error, and this thread goes on', async () => {
+    const { worker, errors, report, exited } = startWorker(false);
+    const [result] = await report;
+    expect(result).toEqual({ native: nativeExpected(), intact: true });
+    await worker.terminate();
+    const [code] = await exited;
+    expect(code).toBe(1);
+    expect(errors).toEqual([]);
+    await expectEchoInMainThread();
+  });
+
+  it('process.exit(0) in the worker while a 1 MiB reply is on its way: exit code 0, no error', async () => {
+    const { errors, report, exited } = startWorker(true);
+    const [result] = await report;
+    expect(result).toEqual({ native: nativeExpected(), intact: true });
+    const [code] = await exited;
+    expect(code).toBe(0);
+    expect(errors).toEqual([]);
+    await expectEchoInMainThread();
   });
 });
