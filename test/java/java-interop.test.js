@@ -1,0 +1,321 @@
+// Interoperability with an independent implementation in another language: the JDK's own
+// java.net.http.WebSocket client (Java 11+) against a ws-native server, over native socket I/O and
+// over Node's stream path (WSN_NATIVE_IO=0): messages from 0 B to 16 MiB both ways with their
+// type, fragmented messages from the client (RFC 6455 §5.4), pings both ways (§5.5.2-3), the
+// subprotocol (§4.2.2), closing handshakes started by either side with code and reason (§7.4),
+// permessage-deflate offered by nobody (RFC 7692 §5), and 1009 for a message over maxPayload.
+// The JDK client checks the server's frames strictly (no mask, no reserved bits, valid UTF-8).
+// The Java side runs test/fixtures/java/Peer.java: it echoes, and obeys "#cmd " commands.
+//
+// A missing JDK is a failure that names the package, never a skip: .ci/run installs it.
+
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import readline from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+import { afterEach, describe, expect, it } from 'vitest';
+
+const require = createRequire(import.meta.url);
+const { WebSocketServer } = require('../../index.js');
+const { NativeSocket, available } = require('../../lib/native-socket.js');
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const FIXTURES = path.join(HERE, '..', 'fixtures', 'java');
+const JAVA = process.env.WSN_JAVA || 'java';
+const MiB = 1024 * 1024;
+
+let javaProblem;
+/** Throws (failing the test) unless a JDK with java.net.http can run Peer.java. */
+function requireJava() {
+  if (javaProblem === undefined) {
+    const probe = spawnSync(JAVA, ['-version'], { encoding: 'utf8' });
+    javaProblem =
+      probe.status === 0
+        ? null
+        : `no Java runtime at "${JAVA}" (Debian: apt-get install -y default-jdk-headless): ` +
+          (probe.error ? probe.error.message : probe.stderr.trim());
+  }
+  if (javaProblem) throw new Error(javaProblem);
+}
+
+const cleanups = [];
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()();
+});
+
+function within(promise, ms, what) {
+  let timer;
+  const timeout = new Promise((resolve, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`timed out after ${ms} ms: ${what}`)),
+      ms
+    );
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+function once(emitter, event, ms = 20000) {
+  return within(
+    new Promise((resolve) => emitter.once(event, (...args) => resolve(args))),
+    ms,
+    `"${event}"`
+  );
+}
+
+/** A 251-byte cycle (prime, so it never lines up with frame sizes) starting at `seed`. */
+function pattern(size, seed) {
+  const out = Buffer.allocUnsafe(size);
+  for (let i = 0; i < size; i++) out[i] = (seed + (i % 251)) & 0xff;
+  return out;
+}
+
+/** Text of at least `size` UTF-8 bytes, with 1-, 2-, 3- and 4-byte characters. */
+function mixedText(size) {
+  const unit = 'aé€😀';
+  return unit.repeat(Math.ceil(size / Buffer.byteLength(unit)));
+}
+
+const sha256 = (data) => createHash('sha256').update(data).digest('hex');
+
+/** A running Peer.java: its event lines, in order. */
+class JavaPeer {
+  constructor(args) {
+    this.lines = [];
+    this.waiters = [];
+    this.stderr = '';
+    this.child = spawn(JAVA, ['Peer.java', ...args], {
+      cwd: FIXTURES,
+      stdio: ['ignore', 'pipe', 'pipe']
+    });
+    this.exited = new Promise((resolve) => this.child.on('exit', resolve));
+    this.child.stderr.on('data', (data) => {
+      this.stderr = (this.stderr + data).slice(-4000);
+    });
+    readline
+      .createInterface({ input: this.child.stdout })
+      .on('line', (line) => {
+        this.lines.push(line);
+        this.wake();
+      });
+    this.child.on('exit', () => this.wake());
+    cleanups.push(() => this.stop());
+  }
+
+  wake() {
+    for (const waiter of this.waiters.splice(0)) waiter();
+  }
+
+  /** The first line that starts with `word` (already seen or still to come). */
+  line(word, ms = 30000) {
+    const find = () => this.lines.find((line) => line.split(' ')[0] === word);
+    return within(
+      new Promise((resolve, reject) => {
+        const check = () => {
+          const found = find();
+          if (found !== undefined) resolve(found);
+          else if (this.child.exitCode !== null) {
+            reject(
+              new Error(
+                `java exited (${this.child.exitCode}) before "${word}": ${this.lines.join('\n')} ${this.stderr}`
+              )
+            );
+          } else this.waiters.push(check);
+        };
+        check();
+      }),
+      ms,
+      `java line "${word}" (stderr: ${this.stderr})`
+    );
+  }
+
+  async stop() {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    this.child.kill('SIGTERM');
+    const kill = setTimeout(() => this.child.kill('SIGKILL'), 3000);
+    await this.exited;
+    clearTimeout(kill);
+  }
+}
+
+/** Queues a server socket's messages so a test can await them one by one. */
+function collect(ws) {
+  const queue = [];
+  const waiters = [];
+  ws.on('message', (data, isBinary) => {
+    const item = { data, isBinary };
+    if (waiters.length) waiters.shift()(item);
+    else queue.push(item);
+  });
+  return (ms = 30000) =>
+    within(
+      new Promise((resolve) => {
+        if (queue.length) resolve(queue.shift());
+        else waiters.push(resolve);
+      }),
+      ms,
+      'a message'
+    );
+}
+
+/**
+ * A ws-native server with a JDK client connected to it.
+ *
+ * @param {Object} [options]
+ * @param {Object} [options.serverOptions] WebSocketServer options
+ * @param {string[]} [options.subprotocols] offered by the client
+ */
+async function javaClient({ serverOptions = {}, subprotocols = [] } = {}) {
+  requireJava();
+  const wss = new WebSocketServer({
+    host: '127.0.0.1',
+    port: 0,
+    maxPayload: 64 * MiB,
+    ...serverOptions
+  });
+  cleanups.push(
+    () =>
+      new Promise((resolve) => {
+        for (const client of wss.clients) client.terminate();
+        wss.close(() => resolve());
+      })
+  );
+  await once(wss, 'listening');
+  const connected = once(wss, 'connection');
+  const java = new JavaPeer([
+    `ws://127.0.0.1:${wss.address().port}/`,
+    ...subprotocols
+  ]);
+  const [ws, request] = await connected;
+  await java.line('open');
+  return { ws, request, java, next: collect(ws) };
+}
+
+for (const nativeIo of ['1', '0']) {
+  const title =
+    nativeIo === '1'
+      ? 'JDK java.net.http.WebSocket client -> ws-native server'
+      : 'JDK java.net.http.WebSocket client -> ws-native server, stream path (WSN_NATIVE_IO=0)';
+  describe(title, () => {
+    let saved;
+    afterEach(() => {
+      if (saved === undefined) delete process.env.WSN_NATIVE_IO;
+      else process.env.WSN_NATIVE_IO = saved;
+    });
+    // WSN_NATIVE_IO is read per connection.
+    const connect = (options) => {
+      saved = process.env.WSN_NATIVE_IO;
+      process.env.WSN_NATIVE_IO = nativeIo;
+      return javaClient(options);
+    };
+
+    it('messages from 0 B to 16 MiB, text with 1- to 4-byte characters and binary, come back intact with their type', async () => {
+      const { ws, next } = await connect();
+      expect(ws._socket instanceof NativeSocket).toBe(
+        available && nativeIo === '1'
+      );
+      const sizes = [0, 1, 125, 126, 65535, 65536, 65537, MiB, 16 * MiB];
+      for (const size of sizes) {
+        const text = mixedText(size);
+        ws.send(text);
+        const echoedText = await next();
+        expect(echoedText.isBinary).toBe(false);
+        expect(sha256(echoedText.data)).toBe(sha256(text));
+        const bytes = pattern(size, size & 0xff);
+        ws.send(bytes);
+        const echoedBytes = await next();
+        expect(echoedBytes.isBinary).toBe(true);
+        expect(echoedBytes.data.length).toBe(size);
+        expect(sha256(echoedBytes.data)).toBe(sha256(bytes));
+      }
+    });
+
+    it('a message the client sends in fragments arrives as one message, text and binary', async () => {
+      const { ws, next } = await connect();
+      ws.send('#cmd fragments text frag|mént|ed 😀|');
+      const text = await next();
+      expect([text.isBinary, text.data.toString()]).toEqual([
+        false,
+        'fragménted 😀'
+      ]);
+      ws.send('#cmd fragments binary 00ff|||0102');
+      const binary = await next();
+      expect([binary.isBinary, [...binary.data]]).toEqual([
+        true,
+        [0, 255, 1, 2]
+      ]);
+    });
+
+    it("pings both ways: the server answers the client's ping with its data, the client the server's", async () => {
+      const { ws, next } = await connect();
+      const pingAtServer = once(ws, 'ping');
+      ws.send('#cmd ping from java');
+      const [pingData] = await pingAtServer;
+      expect(pingData.toString()).toBe('from java');
+      expect((await next()).data.toString()).toBe('pong:from java');
+      const pongAtServer = once(ws, 'pong');
+      ws.ping(Buffer.from('from node'));
+      const [pongData] = await pongAtServer;
+      expect(pongData.toString()).toBe('from node');
+    });
+
+    it("subprotocol: the server's pick from the client's list is what both sides report", async () => {
+      const { ws, request, next } = await connect({
+        subprotocols: ['chat', 'superchat'],
+        serverOptions: {
+          handleProtocols: (offered) =>
+            offered.has('superchat') ? 'superchat' : false
+        }
+      });
+      expect(request.headers['sec-websocket-protocol']).toBe('chat, superchat');
+      expect(ws.protocol).toBe('superchat');
+      ws.send('#cmd info');
+      expect((await next()).data.toString()).toBe('info:superchat');
+    });
+
+    it('closing started by the client: the server sees its code and reason and, as ws does, answers with both', async () => {
+      const { ws, java } = await connect();
+      const closed = once(ws, 'close');
+      ws.send('#cmd close 4001 bye ✓');
+      const [code, reason] = await closed;
+      expect([code, reason.toString()]).toEqual([4001, 'bye ✓']);
+      expect(await java.line('closed')).toBe('closed 4001 bye ✓');
+    });
+
+    it('closing started by the server: the client sees the code and reason, the server gets the code back', async () => {
+      const { ws, java } = await connect();
+      const closed = once(ws, 'close');
+      ws.close(4002, 'server bye ✓');
+      expect(await java.line('closed')).toBe('closed 4002 server bye ✓');
+      const [code] = await closed;
+      expect(code).toBe(4002);
+    });
+
+    it('a server with permessage-deflate on and a client that offers nothing: no extension, messages flow', async () => {
+      const { ws, request, next } = await connect({
+        serverOptions: { perMessageDeflate: { threshold: 0 } }
+      });
+      expect(request.headers['sec-websocket-extensions']).toBeUndefined();
+      expect(ws.extensions).toBe('');
+      const text = mixedText(100 * 1024);
+      ws.send(text);
+      expect((await next()).data.toString()).toBe(text);
+    });
+
+    it('a message over maxPayload: the client receives 1009; the server reports WS_ERR_UNSUPPORTED_MESSAGE_LENGTH and, as ws does, 1006 (it reads nothing more after failing the connection)', async () => {
+      const { ws, java } = await connect({
+        serverOptions: { maxPayload: 1000 }
+      });
+      const closed = once(ws, 'close');
+      const error = once(ws, 'error');
+      ws.send(pattern(1001, 0));
+      expect(await java.line('closed')).toBe('closed 1009 ');
+      const [reported] = await error;
+      expect(reported.code).toBe('WS_ERR_UNSUPPORTED_MESSAGE_LENGTH');
+      const [code] = await closed;
+      expect(code).toBe(1006);
+    });
+  });
+}
