@@ -7,14 +7,21 @@
 // python3-websockets missing is a failure that names the package, never a skip: .ci/run
 // installs it.
 
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
 import { afterEach, describe, expect, it } from 'vitest';
+
+import { cleanup, once, track } from '../helpers/harness.js';
+import {
+  collectMessages,
+  listeningServer,
+  pattern,
+  PeerProcess
+} from '../helpers/peer-process.js';
 
 const require = createRequire(import.meta.url);
 const WebSocket = require('../../index.js');
@@ -47,36 +54,7 @@ function requirePythonWebsockets() {
   if (pythonProblem) throw new Error(pythonProblem);
 }
 
-const cleanups = [];
-afterEach(async () => {
-  while (cleanups.length) await cleanups.pop()();
-});
-
-/**
- * Rejects after `ms` unless `promise` settles first.
- *
- * @param {Promise} promise
- * @param {number} ms
- * @param {string} what
- * @return {Promise}
- */
-function within(promise, ms, what) {
-  let timer;
-  const timeout = new Promise((resolve, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`timed out after ${ms} ms: ${what}`)),
-      ms
-    );
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-/** The same pattern as peer.py: a 251-byte cycle starting at `seed`. */
-function pattern(size, seed) {
-  const out = Buffer.allocUnsafe(size);
-  for (let i = 0; i < size; i++) out[i] = (seed + (i % 251)) & 0xff;
-  return out;
-}
+afterEach(cleanup);
 
 /** A text of exactly `size` UTF-8 bytes with a 2-byte character at the end. */
 function textOf(size) {
@@ -84,94 +62,18 @@ function textOf(size) {
 }
 
 /** A running Python peer: its JSON event lines, in order. */
-class PythonPeer {
+class PythonPeer extends PeerProcess {
   constructor(script, args) {
-    this.events = [];
-    this.waiters = [];
-    this.stderr = '';
-    this.child = spawn(PYTHON, [path.join(FIXTURES, script), ...args], {
+    super('python', PYTHON, [path.join(FIXTURES, script), ...args], {
       cwd: FIXTURES,
-      stdio: ['pipe', 'pipe', 'pipe']
+      parse: JSON.parse
     });
-    this.exited = new Promise((resolve) => this.child.on('exit', resolve));
-    this.child.stderr.on('data', (data) => {
-      this.stderr = (this.stderr + data).slice(-4000);
-    });
-    readline
-      .createInterface({ input: this.child.stdout })
-      .on('line', (line) => {
-        this.events.push(JSON.parse(line));
-        this.wake();
-      });
-    this.child.on('exit', () => this.wake());
-    cleanups.push(() => this.stop());
-  }
-
-  wake() {
-    for (const waiter of this.waiters.splice(0)) waiter();
   }
 
   /** The first event named `name` (already seen or still to come). */
-  async event(name, ms = 10000) {
-    const find = () => this.events.find((event) => event.event === name);
-    return within(
-      new Promise((resolve, reject) => {
-        const check = () => {
-          const found = find();
-          if (found) resolve(found);
-          else if (this.child.exitCode !== null) {
-            reject(
-              new Error(
-                `python exited (${this.child.exitCode}) before "${name}": ${this.stderr}`
-              )
-            );
-          } else this.waiters.push(check);
-        };
-        check();
-      }),
-      ms,
-      `python event "${name}" (stderr: ${this.stderr})`
-    );
+  event(name, ms = 10000) {
+    return this.find((event) => event.event === name, `event "${name}"`, ms);
   }
-
-  /** Ends the peer: stdin closes (server.py exits on that), then SIGTERM, then SIGKILL. */
-  async stop() {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
-    this.child.stdin.end();
-    const term = setTimeout(() => this.child.kill('SIGTERM'), 200);
-    const kill = setTimeout(() => this.child.kill('SIGKILL'), 3000);
-    await this.exited;
-    clearTimeout(term);
-    clearTimeout(kill);
-  }
-}
-
-/** Queues a ws-native socket's messages so a test can await them one by one. */
-function collect(ws) {
-  const queue = [];
-  const waiters = [];
-  ws.on('message', (data, isBinary) => {
-    const item = { data, isBinary };
-    if (waiters.length) waiters.shift()(item);
-    else queue.push(item);
-  });
-  return (ms = 30000) =>
-    within(
-      new Promise((resolve) => {
-        if (queue.length) resolve(queue.shift());
-        else waiters.push(resolve);
-      }),
-      ms,
-      'a message'
-    );
-}
-
-function once(emitter, event, ms = 10000) {
-  return within(
-    new Promise((resolve) => emitter.once(event, (...args) => resolve(args))),
-    ms,
-    `"${event}"`
-  );
 }
 
 function command(ws, body) {
@@ -184,29 +86,19 @@ async function pythonClient(
   { subprotocols = [], serverOptions = {} } = {}
 ) {
   requirePythonWebsockets();
-  const wss = new WebSocketServer({
-    host: '127.0.0.1',
-    port: 0,
+  const wss = await listeningServer(WebSocketServer, {
     perMessageDeflate: compress,
     maxPayload: MAX_PAYLOAD,
     ...serverOptions
   });
-  cleanups.push(
-    () =>
-      new Promise((resolve) => {
-        for (const client of wss.clients) client.terminate();
-        wss.close(() => resolve());
-      })
-  );
-  await once(wss, 'listening');
   const args = [`ws://127.0.0.1:${wss.address().port}/`];
   if (!compress) args.push('--no-compression');
   for (const name of subprotocols) args.push('--subprotocol', name);
-  const connected = once(wss, 'connection');
+  const connected = once(wss, 'connection', 10000);
   const python = new PythonPeer('client.py', args);
   const [ws] = await connected;
   const opened = await python.event('open');
-  return { ws, next: collect(ws), python, opened };
+  return { ws, next: collectMessages(ws), python, opened };
 }
 
 /** A python3-websockets server with a ws-native client connected to it. */
@@ -220,9 +112,9 @@ async function pythonServer(compress, { subprotocols = [], protocols } = {}) {
     perMessageDeflate: compress,
     maxPayload: MAX_PAYLOAD
   });
-  cleanups.push(() => ws.terminate());
-  const next = collect(ws);
-  await once(ws, 'open');
+  track(() => ws.terminate());
+  const next = collectMessages(ws);
+  await once(ws, 'open', 10000);
   const opened = await python.event('open');
   return { ws, next, python, opened };
 }
@@ -339,11 +231,11 @@ for (const [title, connect] of PEERS) {
 
           it('pings get pongs with the same payload both ways (RFC 6455 §5.5.2-3)', async () => {
             const { ws, next } = await connect(compress);
-            const pong = once(ws, 'pong');
+            const pong = once(ws, 'pong', 10000);
             ws.ping('from node');
             const [pongData] = await pong;
             expect(pongData.toString()).toBe('from node');
-            const ping = once(ws, 'ping');
+            const ping = once(ws, 'ping', 10000);
             command(ws, { cmd: 'ping', data: 'from python' });
             const [pingData] = await ping;
             expect(pingData.toString()).toBe('from python');
@@ -353,7 +245,7 @@ for (const [title, connect] of PEERS) {
 
           it('a close code and reason from ws-native reach Python (RFC 6455 §7.4)', async () => {
             const { ws, python } = await connect(compress);
-            const closed = once(ws, 'close');
+            const closed = once(ws, 'close', 10000);
             ws.close(4000, 'node bye ✓');
             const [code, reason] = await closed;
             const seen = await python.event('closed');
@@ -364,7 +256,7 @@ for (const [title, connect] of PEERS) {
 
           it('a close code and reason from Python reach ws-native (RFC 6455 §7.4)', async () => {
             const { ws, python } = await connect(compress);
-            const closed = once(ws, 'close');
+            const closed = once(ws, 'close', 10000);
             command(ws, { cmd: 'close', code: 4001, reason: 'py bye ✓' });
             const [code, reason] = await closed;
             expect([code, reason.toString()]).toEqual([4001, 'py bye ✓']);

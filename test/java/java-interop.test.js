@@ -9,14 +9,21 @@
 //
 // A missing JDK is a failure that names the package, never a skip: .ci/run installs it.
 
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
 import { afterEach, describe, expect, it } from 'vitest';
+
+import { cleanup, once } from '../helpers/harness.js';
+import {
+  collectMessages,
+  listeningServer,
+  pattern,
+  PeerProcess
+} from '../helpers/peer-process.js';
 
 const require = createRequire(import.meta.url);
 const { WebSocketServer } = require('../../index.js');
@@ -41,36 +48,7 @@ function requireJava() {
   if (javaProblem) throw new Error(javaProblem);
 }
 
-const cleanups = [];
-afterEach(async () => {
-  while (cleanups.length) await cleanups.pop()();
-});
-
-function within(promise, ms, what) {
-  let timer;
-  const timeout = new Promise((resolve, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`timed out after ${ms} ms: ${what}`)),
-      ms
-    );
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-function once(emitter, event, ms = 20000) {
-  return within(
-    new Promise((resolve) => emitter.once(event, (...args) => resolve(args))),
-    ms,
-    `"${event}"`
-  );
-}
-
-/** A 251-byte cycle (prime, so it never lines up with frame sizes) starting at `seed`. */
-function pattern(size, seed) {
-  const out = Buffer.allocUnsafe(size);
-  for (let i = 0; i < size; i++) out[i] = (seed + (i % 251)) & 0xff;
-  return out;
-}
+afterEach(cleanup);
 
 /** Text of at least `size` UTF-8 bytes, with 1-, 2-, 3- and 4-byte characters. */
 function mixedText(size) {
@@ -81,83 +59,15 @@ function mixedText(size) {
 const sha256 = (data) => createHash('sha256').update(data).digest('hex');
 
 /** A running Peer.java: its event lines, in order. */
-class JavaPeer {
+class JavaPeer extends PeerProcess {
   constructor(args) {
-    this.lines = [];
-    this.waiters = [];
-    this.stderr = '';
-    this.child = spawn(JAVA, ['Peer.java', ...args], {
-      cwd: FIXTURES,
-      stdio: ['ignore', 'pipe', 'pipe']
-    });
-    this.exited = new Promise((resolve) => this.child.on('exit', resolve));
-    this.child.stderr.on('data', (data) => {
-      this.stderr = (this.stderr + data).slice(-4000);
-    });
-    readline
-      .createInterface({ input: this.child.stdout })
-      .on('line', (line) => {
-        this.lines.push(line);
-        this.wake();
-      });
-    this.child.on('exit', () => this.wake());
-    cleanups.push(() => this.stop());
+    super('java', JAVA, ['Peer.java', ...args], { cwd: FIXTURES });
   }
 
-  wake() {
-    for (const waiter of this.waiters.splice(0)) waiter();
-  }
-
-  /** The first line that starts with `word` (already seen or still to come). */
+  /** The first line whose first word is `word` (already seen or still to come). */
   line(word, ms = 30000) {
-    const find = () => this.lines.find((line) => line.split(' ')[0] === word);
-    return within(
-      new Promise((resolve, reject) => {
-        const check = () => {
-          const found = find();
-          if (found !== undefined) resolve(found);
-          else if (this.child.exitCode !== null) {
-            reject(
-              new Error(
-                `java exited (${this.child.exitCode}) before "${word}": ${this.lines.join('\n')} ${this.stderr}`
-              )
-            );
-          } else this.waiters.push(check);
-        };
-        check();
-      }),
-      ms,
-      `java line "${word}" (stderr: ${this.stderr})`
-    );
+    return this.find((line) => line.split(' ')[0] === word, `"${word}"`, ms);
   }
-
-  async stop() {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
-    this.child.kill('SIGTERM');
-    const kill = setTimeout(() => this.child.kill('SIGKILL'), 3000);
-    await this.exited;
-    clearTimeout(kill);
-  }
-}
-
-/** Queues a server socket's messages so a test can await them one by one. */
-function collect(ws) {
-  const queue = [];
-  const waiters = [];
-  ws.on('message', (data, isBinary) => {
-    const item = { data, isBinary };
-    if (waiters.length) waiters.shift()(item);
-    else queue.push(item);
-  });
-  return (ms = 30000) =>
-    within(
-      new Promise((resolve) => {
-        if (queue.length) resolve(queue.shift());
-        else waiters.push(resolve);
-      }),
-      ms,
-      'a message'
-    );
 }
 
 /**
@@ -169,28 +79,18 @@ function collect(ws) {
  */
 async function javaClient({ serverOptions = {}, subprotocols = [] } = {}) {
   requireJava();
-  const wss = new WebSocketServer({
-    host: '127.0.0.1',
-    port: 0,
+  const wss = await listeningServer(WebSocketServer, {
     maxPayload: 64 * MiB,
     ...serverOptions
   });
-  cleanups.push(
-    () =>
-      new Promise((resolve) => {
-        for (const client of wss.clients) client.terminate();
-        wss.close(() => resolve());
-      })
-  );
-  await once(wss, 'listening');
-  const connected = once(wss, 'connection');
+  const connected = once(wss, 'connection', 20000);
   const java = new JavaPeer([
     `ws://127.0.0.1:${wss.address().port}/`,
     ...subprotocols
   ]);
   const [ws, request] = await connected;
   await java.line('open');
-  return { ws, request, java, next: collect(ws) };
+  return { ws, request, java, next: collectMessages(ws) };
 }
 
 for (const nativeIo of ['1', '0']) {
@@ -250,12 +150,12 @@ for (const nativeIo of ['1', '0']) {
 
     it("pings both ways: the server answers the client's ping with its data, the client the server's", async () => {
       const { ws, next } = await connect();
-      const pingAtServer = once(ws, 'ping');
+      const pingAtServer = once(ws, 'ping', 20000);
       ws.send('#cmd ping from java');
       const [pingData] = await pingAtServer;
       expect(pingData.toString()).toBe('from java');
       expect((await next()).data.toString()).toBe('pong:from java');
-      const pongAtServer = once(ws, 'pong');
+      const pongAtServer = once(ws, 'pong', 20000);
       ws.ping(Buffer.from('from node'));
       const [pongData] = await pongAtServer;
       expect(pongData.toString()).toBe('from node');
@@ -277,7 +177,7 @@ for (const nativeIo of ['1', '0']) {
 
     it('closing started by the client: the server sees its code and reason and, as ws does, answers with both', async () => {
       const { ws, java } = await connect();
-      const closed = once(ws, 'close');
+      const closed = once(ws, 'close', 20000);
       ws.send('#cmd close 4001 bye ✓');
       const [code, reason] = await closed;
       expect([code, reason.toString()]).toEqual([4001, 'bye ✓']);
@@ -286,7 +186,7 @@ for (const nativeIo of ['1', '0']) {
 
     it('closing started by the server: the client sees the code and reason, the server gets the code back', async () => {
       const { ws, java } = await connect();
-      const closed = once(ws, 'close');
+      const closed = once(ws, 'close', 20000);
       ws.close(4002, 'server bye ✓');
       expect(await java.line('closed')).toBe('closed 4002 server bye ✓');
       const [code] = await closed;
@@ -308,8 +208,8 @@ for (const nativeIo of ['1', '0']) {
       const { ws, java } = await connect({
         serverOptions: { maxPayload: 1000 }
       });
-      const closed = once(ws, 'close');
-      const error = once(ws, 'error');
+      const closed = once(ws, 'close', 20000);
+      const error = once(ws, 'error', 20000);
       ws.send(pattern(1001, 0));
       expect(await java.line('closed')).toBe('closed 1009 ');
       const [reported] = await error;
