@@ -35,15 +35,23 @@ const JAVA = process.env.WSN_JAVA || 'java';
 const MiB = 1024 * 1024;
 
 let javaProblem;
-/** Throws (failing the test) unless a JDK with java.net.http can run Peer.java. */
+/**
+ * Throws (failing the test) unless `java` can run Peer.java: the source launcher needs the JDK's
+ * compiler module, which a JRE alone lacks.
+ */
 function requireJava() {
   if (javaProblem === undefined) {
-    const probe = spawnSync(JAVA, ['-version'], { encoding: 'utf8' });
-    javaProblem =
-      probe.status === 0
-        ? null
-        : `no Java runtime at "${JAVA}" (Debian: apt-get install -y default-jdk-headless): ` +
-          (probe.error ? probe.error.message : probe.stderr.trim());
+    const probe = spawnSync(JAVA, ['--list-modules'], { encoding: 'utf8' });
+    const fix = '(Debian: apt-get install -y default-jdk-headless)';
+    if (probe.status !== 0) {
+      javaProblem =
+        `no Java runtime at "${JAVA}" ${fix}: ` +
+        (probe.error ? probe.error.message : probe.stderr.trim());
+    } else if (!/^jdk\.compiler@/m.test(probe.stdout)) {
+      javaProblem = `"${JAVA}" is a JRE without jdk.compiler; Peer.java needs a JDK ${fix}`;
+    } else {
+      javaProblem = null;
+    }
   }
   if (javaProblem) throw new Error(javaProblem);
 }
