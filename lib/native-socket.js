@@ -8,9 +8,10 @@
 // idle. TLS sockets and other Duplex streams keep the stream path.
 //
 // NativeSocket implements the part of net.Socket that lib/ and ws-style user
-// code reach (`ws._socket`): data/end/error/close/finish/drain events, write
-// with callbacks, cork, end, destroy, resetAndDestroy, pause/resume,
-// addresses, keep-alive, ref/unref and timeouts. WSN_NATIVE_IO=0 turns it off.
+// code reach (`ws._socket`): data/end/error/close/finish/drain/pause/resume
+// events, write with callbacks, cork, end, destroy, resetAndDestroy,
+// pause/resume, push, addresses, keep-alive, ref/unref and timeouts.
+// WSN_NATIVE_IO=0 turns it off.
 //
 // Once its Receiver has seen a chunk of 16 KiB or more, the rest of a large
 // uncompressed frame is read straight into the parser's message buffer while
@@ -95,6 +96,7 @@ const RESUME_SCHEDULED = 1 << 9;
 const SHUT_DOWN = 1 << 10; // shutdown(2) was called
 const UNSHIFTED = 1 << 11; // bytes were put back before the parser's
 const PUSHED_END = 1 << 12; // push(null): the stream ends after _pending
+const RESUME_OWED = 1 << 13; // resume() began the flow: 'resume' comes first
 
 /**
  * A connected socket whose reads and writes the addon does.
@@ -265,15 +267,16 @@ class NativeSocket extends EventEmitter {
     if ((this._flags & PAUSED) === 0) {
       this._flags = (this._flags & ~FLOWING) | PAUSED;
       if (!this.destroyed) this._handle.readStop();
+      this.emit('pause');
     }
     return this;
   }
 
   resume() {
     if ((this._flags & FLOWING) === 0) {
-      this._flags = (this._flags & ~PAUSED) | FLOWING;
-      // As a Readable, data flows from the next tick, after the caller has
-      // attached its listeners.
+      this._flags = (this._flags & ~PAUSED) | FLOWING | RESUME_OWED;
+      // As a Readable, 'resume' and then the data come on the next tick,
+      // after the caller has attached its listeners.
       scheduleFlow(this);
     }
     return this;
@@ -782,7 +785,11 @@ function scheduleFlow(socket) {
 }
 
 function startFlowing(socket) {
-  socket._flags &= ~RESUME_SCHEDULED;
+  const owed = (socket._flags & RESUME_OWED) !== 0;
+  socket._flags &= ~(RESUME_SCHEDULED | RESUME_OWED);
+  // A Readable emits the 'resume' its resume() owes even if pause() came in
+  // between.
+  if (owed && (socket._flags & DESTROYED) === 0) socket.emit('resume');
   if ((socket._flags & (DESTROYED | FLOWING)) !== FLOWING) return;
   while (socket._pending !== null && (socket._flags & FLOWING) !== 0) {
     const chunk = socket._pending.shift();

@@ -1334,6 +1334,26 @@ describe('user code on ws._socket', () => {
     expect(timeouts).toBe(2);
   });
 
+  it("pause() emits 'pause' at once and once only; resume() emits 'resume' on a later tick, then the data flows", async () => {
+    const { client, serverWs } = await openPair(native);
+    const socket = serverWs._socket;
+    expectTcpSocket(socket, nativeExpected());
+    const events = [];
+    socket.on('pause', () => events.push('pause'));
+    socket.on('resume', () => events.push('resume'));
+    serverWs.on('message', (data) => events.push(`message ${data}`));
+    socket.pause();
+    socket.pause();
+    expect([events, socket.isPaused()]).toEqual([['pause'], true]);
+    client.send('sent while paused');
+    await sleep(50);
+    socket.resume();
+    socket.resume();
+    expect([events, socket.isPaused()]).toEqual([['pause'], false]);
+    await until(() => events.length === 3, 3000, 'the message');
+    expect(events).toEqual(['pause', 'resume', 'message sent while paused']);
+  });
+
   it('setKeepAlive(), setNoDelay(), ref() and unref() return the socket, which keeps working', async () => {
     const { client, serverWs } = await openPair(native);
     for (const socket of [serverWs._socket, client._socket]) {
