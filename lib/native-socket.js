@@ -10,7 +10,8 @@
 // NativeSocket implements the part of net.Socket that lib/ and ws-style user
 // code reach (`ws._socket`): data/end/error/close/finish/drain/pause/resume
 // events, write with callbacks, cork, end, destroy, resetAndDestroy,
-// pause/resume, push, addresses, keep-alive, ref/unref and timeouts.
+// pause/resume, push, the stream state properties, addresses, keep-alive,
+// ref/unref and timeouts.
 // WSN_NATIVE_IO=0 turns it off.
 //
 // Once its Receiver has seen a chunk of 16 KiB or more, the rest of a large
@@ -20,6 +21,7 @@
 
 const EventEmitter = require('events');
 const net = require('net');
+const stream = require('stream');
 const { getSystemErrorName } = require('util');
 
 const binding = require('./binding');
@@ -29,8 +31,11 @@ const EVENT_END = 0;
 const EVENT_ERROR = 1;
 const EVENT_FLUSHED = 2;
 
-// net.Socket's default writableHighWaterMark: write() returns false above it.
-const HIGH_WATER_MARK = 16 * 1024;
+// net.Socket's default high-water mark (16 KiB on Node 20): write() returns
+// false above it.
+const HIGH_WATER_MARK = stream.getDefaultHighWaterMark
+  ? stream.getDefaultHighWaterMark(false)
+  : 16 * 1024;
 
 const available = typeof binding.NativeSocket === 'function';
 
@@ -97,6 +102,11 @@ const SHUT_DOWN = 1 << 10; // shutdown(2) was called
 const UNSHIFTED = 1 << 11; // bytes were put back before the parser's
 const PUSHED_END = 1 << 12; // push(null): the stream ends after _pending
 const RESUME_OWED = 1 << 13; // resume() began the flow: 'resume' comes first
+const CLOSE_EMITTED = 1 << 14;
+
+// The error a socket was destroyed with (`errored`), off the socket's own
+// fields: it is rare.
+const destroyErrors = new WeakMap();
 
 /**
  * A connected socket whose reads and writes the addon does.
@@ -215,6 +225,43 @@ class NativeSocket extends EventEmitter {
   get readableFlowing() {
     if (this._flags & FLOWING) return true;
     return this._flags & PAUSED ? false : null;
+  }
+
+  // The rest of a connected net.Socket's stream properties.
+  get pending() {
+    return this.destroyed;
+  }
+
+  get closed() {
+    return (this._flags & CLOSE_EMITTED) !== 0;
+  }
+
+  get errored() {
+    return destroyErrors.get(this) ?? null;
+  }
+
+  get writableHighWaterMark() {
+    return HIGH_WATER_MARK;
+  }
+
+  get readableHighWaterMark() {
+    return HIGH_WATER_MARK;
+  }
+
+  get writableObjectMode() {
+    return false;
+  }
+
+  get readableObjectMode() {
+    return false;
+  }
+
+  get writableCorked() {
+    return this._corked;
+  }
+
+  get readableEncoding() {
+    return null;
   }
 
   // Copies of net.Socket's stream states, for code that peeks at them (as ws
@@ -571,6 +618,7 @@ class NativeSocket extends EventEmitter {
 function destroySocket(socket, err, reset) {
   if (socket.destroyed) return socket;
   socket._flags = (socket._flags | DESTROYED) & ~(READABLE | WRITABLE);
+  if (err) destroyErrors.set(socket, err);
   socket._handle.close(reset);
   if (socket._timeout) {
     clearTimeout(socket._timeout);
@@ -807,6 +855,7 @@ function startFlowing(socket) {
 
 function emitDestroyed(socket, err) {
   if (err) socket.emit('error', err);
+  socket._flags |= CLOSE_EMITTED;
   socket.emit('close', !!err);
 }
 

@@ -16,6 +16,7 @@ import { createRequire } from 'node:module';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { getDefaultHighWaterMark } from 'node:stream';
 import tls from 'node:tls';
 import { Worker } from 'node:worker_threads';
 
@@ -1352,6 +1353,54 @@ describe('user code on ws._socket', () => {
     expect([events, socket.isPaused()]).toEqual([['pause'], false]);
     await until(() => events.length === 3, 3000, 'the message');
     expect(events).toEqual(['pause', 'resume', 'message sent while paused']);
+  });
+
+  it("the stream properties read as a connected net.Socket's; after destroy(err): pending, errored, and closed by 'close'", async () => {
+    const { serverWs } = await openPair(native);
+    const socket = serverWs._socket;
+    expectTcpSocket(socket, nativeExpected());
+    const properties = () => ({
+      pending: socket.pending,
+      closed: socket.closed,
+      errored: socket.errored,
+      writableHighWaterMark: socket.writableHighWaterMark,
+      readableHighWaterMark: socket.readableHighWaterMark,
+      writableObjectMode: socket.writableObjectMode,
+      readableObjectMode: socket.readableObjectMode,
+      writableCorked: socket.writableCorked,
+      readableEncoding: socket.readableEncoding
+    });
+    const connected = {
+      pending: false,
+      closed: false,
+      errored: null,
+      writableHighWaterMark: getDefaultHighWaterMark(false),
+      readableHighWaterMark: getDefaultHighWaterMark(false),
+      writableObjectMode: false,
+      readableObjectMode: false,
+      writableCorked: 0,
+      readableEncoding: null
+    };
+    expect(properties()).toEqual(connected);
+    socket.cork();
+    socket.cork();
+    expect(socket.writableCorked).toBe(2);
+    socket.uncork();
+    socket.uncork();
+    expect(socket.writableCorked).toBe(0);
+
+    const error = new Error('destroyed by the test');
+    socket.on('error', () => {});
+    const closed = once(socket, 'close');
+    socket.destroy(error);
+    expect([socket.pending, socket.errored]).toEqual([true, error]);
+    await closed;
+    expect(properties()).toEqual({
+      ...connected,
+      pending: true,
+      closed: true,
+      errored: error
+    });
   });
 
   it('setKeepAlive(), setNoDelay(), ref() and unref() return the socket, which keeps working', async () => {
