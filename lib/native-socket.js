@@ -11,8 +11,7 @@
 // code reach (`ws._socket`): data/end/error/close/finish/drain/pause/resume
 // events, write with callbacks, cork, end, destroy, resetAndDestroy,
 // pause/resume, push, the stream state properties, addresses, keep-alive,
-// ref/unref and timeouts.
-// WSN_NATIVE_IO=0 turns it off.
+// ref/unref and timeouts. WSN_NATIVE_IO=0 turns it off.
 //
 // Once its Receiver has seen a chunk of 16 KiB or more, the rest of a large
 // uncompressed frame is read straight into the parser's message buffer while
