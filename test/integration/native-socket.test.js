@@ -53,8 +53,9 @@ const { NativeSocket, available } = require('../../lib/native-socket.js');
 
 const KIB = 1024;
 const MIB = 1024 * KIB;
-// net.Socket's default writableHighWaterMark, which NativeSocket#write() also uses.
-const HIGH_WATER_MARK = 16 * KIB;
+// net.Socket's default writableHighWaterMark (16 KiB on Node 20), which NativeSocket#write() also
+// uses.
+const HIGH_WATER_MARK = getDefaultHighWaterMark(false);
 
 const tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'wsn-native-socket-'));
 let socketCounter = 0;
@@ -726,7 +727,7 @@ describe('bytes sent right behind the handshake', () => {
 });
 
 describe('backpressure', () => {
-  it('a peer that stops reading: write() returns false above 16 KiB, then every byte and callback arrives in order and the socket drains', async () => {
+  it('a peer that stops reading: write() returns false above the high-water mark (16 KiB on Node 20), then every byte and callback arrives in order and the socket drains', async () => {
     const server = await startServer(native);
     const accepted = server.connection();
     const raw = await connectRaw(server.port);
@@ -749,7 +750,7 @@ describe('backpressure', () => {
     await fillUntilStalled(ws, ledger, 2 * MIB);
     expect(ws.bufferedAmount).toBeGreaterThan(2 * MIB);
     expect(socket.writableLength).toBeGreaterThan(HIGH_WATER_MARK);
-    // Whatever was written while more than 16 KiB waited got `false`, and some did.
+    // Whatever was written while more than the high-water mark waited got `false`, and some did.
     expect(writes.some((w) => w.result === false)).toBe(true);
     expect(
       writes.filter((w) => w.length >= HIGH_WATER_MARK && w.result !== false)
