@@ -1678,8 +1678,8 @@ describe.each([
 // then, and Buffers collected afterwards must not touch what the worker freed.
 describe('in a worker thread', () => {
   // Runs in the worker: a server and a client over loopback echo 64 KiB and 1 MiB messages (large
-  // reads), then either wait with both connections open or call process.exit() while a reply is
-  // on its way. Received Buffers stay referenced until the worker ends.
+  // reads), then either wait with both connections open or call process.exit() right after
+  // sending 1 MiB more. Received Buffers stay referenced until the worker ends.
   const WORKER_SOURCE = `
     const { parentPort, workerData } = require('node:worker_threads');
     const WebSocket = require(workerData.index);
@@ -1747,7 +1747,7 @@ describe('in a worker thread', () => {
     await expectEchoInMainThread();
   });
 
-  it('process.exit(0) in the worker while a 1 MiB reply is on its way: exit code 0, no error', async () => {
+  it('process.exit(0) in the worker right after a 1 MiB send(): exit code 0, no error', async () => {
     const { errors, report, exited } = startWorker(true);
     const [result] = await report;
     expect(result).toEqual({ native: nativeExpected(), intact: true });
