@@ -4,13 +4,13 @@
 // wraps it in ws's Writable Receiver.
 
 const EventEmitter = require('events');
-const stream = require('stream');
 
 const binding = require('./binding');
 const PerMessageDeflate = require('./permessage-deflate');
 const { protocolError, status } = require('./errors');
 const {
   BINARY_TYPES,
+  DEFAULT_HIGH_WATER_MARK,
   EMPTY_BUFFER,
   kWebSocket,
   NO_EXTENSIONS
@@ -75,11 +75,8 @@ const NEED_DRAIN = 1 << 6; // write() returned false; the sink's drain is owed
 const DRAINING_QUEUE = 1 << 7; // drainQueue() is running
 
 // FrameReader#write() returns false once this many bytes wait behind the
-// chunk in progress, as a Writable (ws's Receiver) does at its default
-// high-water mark: 16 KiB on Node 20.
-const HIGH_WATER_MARK = stream.getDefaultHighWaterMark
-  ? stream.getDefaultHighWaterMark(false)
-  : 16 * 1024;
+// chunk in progress, as a Writable (ws's Receiver) does.
+const HIGH_WATER_MARK = DEFAULT_HIGH_WATER_MARK;
 
 /**
  * The receiving half of a connection: feeds socket chunks to the native frame

@@ -20,21 +20,18 @@
 
 const EventEmitter = require('events');
 const net = require('net');
-const stream = require('stream');
 const { getSystemErrorName } = require('util');
 
 const binding = require('./binding');
+const { DEFAULT_HIGH_WATER_MARK } = require('./constants');
 const { useCompactListeners } = require('./listener-table');
 
 const EVENT_END = 0;
 const EVENT_ERROR = 1;
 const EVENT_FLUSHED = 2;
 
-// net.Socket's default high-water mark (16 KiB on Node 20): write() returns
-// false above it.
-const HIGH_WATER_MARK = stream.getDefaultHighWaterMark
-  ? stream.getDefaultHighWaterMark(false)
-  : 16 * 1024;
+// net.Socket's: write() returns false above it.
+const HIGH_WATER_MARK = DEFAULT_HIGH_WATER_MARK;
 
 const available = typeof binding.NativeSocket === 'function';
 
