@@ -102,3 +102,20 @@ export function describeEach(title, fn) {
     describe(`${title} [${impl.name}]`, () => fn(impl));
   }
 }
+
+/**
+ * Sets WSN_NATIVE_IO, which ws-native reads per connection (undefined removes it), and returns a
+ * function restoring the old value.
+ *
+ * @param {(string|undefined)} value
+ * @return {function(): void}
+ */
+export function setNativeIo(value) {
+  const saved = process.env.WSN_NATIVE_IO;
+  const apply = (v) => {
+    if (v === undefined) delete process.env.WSN_NATIVE_IO;
+    else process.env.WSN_NATIVE_IO = v;
+  };
+  apply(value);
+  return () => apply(saved);
+}

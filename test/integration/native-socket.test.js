@@ -34,7 +34,7 @@ import {
   startServer,
   track
 } from '../helpers/harness.js';
-import { native, reference } from '../helpers/implementations.js';
+import { native, reference, setNativeIo } from '../helpers/implementations.js';
 import { UNLIMITED_SERVER_PARSER } from '../helpers/parser-options.js';
 import {
   acceptFor,
@@ -90,22 +90,6 @@ function expectTcpSocket(socket, native) {
     expect(socket).not.toBeInstanceOf(NativeSocket);
     expect(socket.constructor).toBe(net.Socket);
   }
-}
-
-/**
- * Sets WSN_NATIVE_IO (undefined removes it) and returns a function restoring the old value.
- *
- * @param {(string|undefined)} value
- * @return {function(): void}
- */
-function setNativeIo(value) {
-  const saved = process.env.WSN_NATIVE_IO;
-  const apply = (v) => {
-    if (v === undefined) delete process.env.WSN_NATIVE_IO;
-    else process.env.WSN_NATIVE_IO = v;
-  };
-  apply(value);
-  return () => apply(saved);
 }
 
 /**

@@ -18,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 
 import { cleanup, once } from '../helpers/harness.js';
+import { setNativeIo } from '../helpers/implementations.js';
 import {
   collectMessages,
   listeningServer,
@@ -107,16 +108,14 @@ for (const nativeIo of ['1', '0']) {
       ? 'JDK java.net.http.WebSocket client -> ws-native server'
       : 'JDK java.net.http.WebSocket client -> ws-native server, stream path (WSN_NATIVE_IO=0)';
   describe(title, () => {
-    let saved;
-    afterEach(() => {
-      if (saved === undefined) delete process.env.WSN_NATIVE_IO;
-      else process.env.WSN_NATIVE_IO = saved;
-    });
-    // WSN_NATIVE_IO is read per connection.
-    const connect = (options) => {
-      saved = process.env.WSN_NATIVE_IO;
-      process.env.WSN_NATIVE_IO = nativeIo;
-      return javaClient(options);
+    // WSN_NATIVE_IO is read per connection, so it is restored once the connection is open.
+    const connect = async (options) => {
+      const restore = setNativeIo(nativeIo);
+      try {
+        return await javaClient(options);
+      } finally {
+        restore();
+      }
     };
 
     it('messages from 0 B to 16 MiB, text with 1- to 4-byte characters and binary, come back intact with their type', async () => {
